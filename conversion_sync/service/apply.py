@@ -1,0 +1,106 @@
+"""Apply: the mirror's pending records -> companies and contacts, batch by batch.
+
+Each batch is one transaction: load the working set (a few set-based queries), run the pure
+rules, write the changes, events, warnings and the records' applied state together. A batch that
+the database refuses is split in halves until the offending record is isolated, which is then
+kept with its error and retried later with backoff (H2); the rest of the batch goes through.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from typing import Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from conversion_sync.config import SyncSettings
+from conversion_sync.store import contacts as contact_store
+from conversion_sync.store import staging
+from conversion_sync.sync.companies import CompanyApplier
+from conversion_sync.sync.pull import CompanyRef, ContactApplier
+from conversion_sync.sync.records import PulledRecord
+
+log = logging.getLogger(__name__)
+
+
+def apply_accounts(engine: Engine, settings: SyncSettings, *, run_id: str | None, now: dt.datetime,
+                   progress: Callable[[str], None] = log.info) -> Counter:
+    """R6/R8 for Accounts: pending Accounts -> companies."""
+    return _apply_all(engine, ["Account"], settings, run_id=run_id, now=now, progress=progress,
+                      apply_batch=_apply_account_batch)
+
+
+def apply_people(engine: Engine, settings: SyncSettings, *, run_id: str | None, now: dt.datetime,
+                 progress: Callable[[str], None] = log.info) -> Counter:
+    """R3-R8 for Leads and Contacts: pending records -> contacts."""
+    sobjects = [name for name, enabled in (("Lead", settings.pull_leads), ("Contact", settings.pull_contacts))
+                if enabled]
+    return _apply_all(engine, sobjects, settings, run_id=run_id, now=now, progress=progress,
+                      apply_batch=_apply_people_batch)
+
+
+def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch) -> Counter:
+    counts: Counter = Counter()
+    if not sobjects:
+        return counts
+    for batch in staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now):
+        counts.update(_apply_isolating(engine, batch, settings, run_id, now, apply_batch))
+        counts["batches"] += 1
+        progress(f"{'/'.join(sobjects)}: {counts['applied']} records applied")
+    return counts
+
+
+def _apply_isolating(engine, batch, settings, run_id, now, apply_batch) -> Counter:
+    try:
+        with engine.begin() as conn:
+            return apply_batch(conn, batch, settings, run_id, now)
+    except (IntegrityError, DBAPIError) as exc:
+        if len(batch) == 1:
+            error = f"the Conversion database refused it: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+            log.warning("record %s failed: %s", batch[0].salesforce_id, error)
+            with engine.begin() as conn:
+                staging.mark_failed(conn, {batch[0].salesforce_id: error}, now=now,
+                                    base_seconds=settings.push_retry_base_seconds)
+            return Counter(failed=1)
+        middle = len(batch) // 2
+        counts = _apply_isolating(engine, batch[:middle], settings, run_id, now, apply_batch)
+        counts.update(_apply_isolating(engine, batch[middle:], settings, run_id, now, apply_batch))
+        return counts
+
+
+def _finish(conn, batch: list[PulledRecord], result, settings: SyncSettings, now: dt.datetime) -> Counter:
+    staging.mark_applied(conn, batch, result.applied)
+    staging.mark_failed(conn, result.failed, now=now, base_seconds=settings.push_retry_base_seconds)
+    counts = Counter(result.counts)
+    counts["applied"] += len(result.applied)
+    return counts
+
+
+def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Counter:
+    companies = contact_store.load_companies(conn, [r.salesforce_id for r in batch])
+    result = CompanyApplier(settings.company_fields, now).apply(batch, companies)
+    contact_store.write_company_changes(conn, result, run_id=run_id, now=now)
+    return _finish(conn, batch, result, settings, now)
+
+
+def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Counter:
+    contact_ids = [r.salesforce_id for r in batch if r.sobject == "Contact"]
+    conversions = staging.conversions_into(conn, contact_ids)
+    linked_ids = {r.salesforce_id for r in batch}
+    linked_ids |= {r.master_record_id for r in batch if r.master_record_id}
+    linked_ids |= {r.converted_contact_id for r in batch if r.converted_contact_id}
+    linked_ids |= set(conversions.values())
+    accounts = {r.account_id for r in batch if r.account_id and not r.is_deleted}
+    accounts |= {r.converted_account_id for r in batch if r.converted_account_id}
+    companies = {account: CompanyRef(company_id, name) for account, (company_id, name) in
+                 contact_store.ensure_companies(conn, accounts, now=now, run_id=run_id).items()}
+    contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
+                                           email_keys={r.email_key for r in batch if r.email_key},
+                                           custom_fields=settings.custom_fields)
+    result = ContactApplier(settings.contact_fields, now).apply(
+        batch, contacts, conversions=conversions, companies=companies)
+    contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields)
+    return _finish(conn, batch, result, settings, now)

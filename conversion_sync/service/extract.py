@@ -1,0 +1,156 @@
+"""Extract: Salesforce -> the mirror (staging), one object and one window at a time (R2).
+
+Records are read lazily (REST pages, or Bulk API 2.0 when a wide window holds many), staged in
+chunks, and the watermarks advance in the transaction of the last chunk, so a crash or a failure
+never skips a change. The API budget (H3) stops the pull cleanly with the watermark where it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from simple_salesforce import format_soql
+from simple_salesforce.exceptions import SalesforceMalformedRequest
+from sqlalchemy import Engine
+
+from conversion_sync.config import SyncSettings
+from conversion_sync.errors import ApiBudgetExhausted, ConfigError
+from conversion_sync.resources.salesforce import SalesforceClient, error_code, error_message
+from conversion_sync.store import staging, watermarks
+from conversion_sync.sync.records import SYSTEM_FIELDS, from_api
+from conversion_sync.sync.windows import PullWindow, partition_watermarks
+
+log = logging.getLogger(__name__)
+
+STAGE_CHUNK = 2_000
+RELATED_CHUNK = 200   # ids per IN (...) of a related-record query: keeps the GET URL short
+
+
+@dataclass
+class ExtractStats:
+    sobject: str
+    window: PullWindow
+    counts: Counter = field(default_factory=Counter)
+    api: str = "rest"
+    watermark_before: dt.datetime | None = None
+    watermark_after: dt.datetime | None = None
+    stopped: str | None = None          # why the pull stopped early (API budget)
+
+
+def select_fields(sobject: str, settings: SyncSettings) -> list[str]:
+    fields = list(SYSTEM_FIELDS[sobject])
+    for name in settings.salesforce_fields(sobject):
+        if name not in fields:
+            fields.append(name)
+    return fields
+
+
+def window_soql(sobject: str, fields: list[str], window: PullWindow, *, count: bool = False) -> str:
+    conditions = ["SystemModstamp <= {upper}"]
+    params = {"upper": window.upper}
+    if window.lower is not None:
+        conditions.insert(0, "SystemModstamp >= {lower}")
+        params["lower"] = window.lower
+    selected = "COUNT()" if count else ", ".join(fields)
+    order = "" if count else " ORDER BY SystemModstamp, Id"
+    return format_soql(f"SELECT {selected} FROM {sobject} WHERE {' AND '.join(conditions)}{order}", **params)
+
+
+def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobject: str, window: PullWindow,
+            *, partitions: list[tuple[str, dt.datetime, dt.datetime]], run_id: str | None,
+            now: Callable[[], dt.datetime], progress: Callable[[str], None] = log.info) -> ExtractStats:
+    """Pull one object's window into the mirror and advance its watermarks."""
+    fields = select_fields(sobject, settings)
+    with engine.connect() as conn:
+        before = watermarks.live_watermark(conn, sobject)
+    stats = ExtractStats(sobject, window, watermark_before=before, watermark_after=before)
+    try:
+        pages = _pages(client, settings, sobject, fields, window, stats)
+        buffer: list = []
+        for page in pages:
+            buffer.extend(from_api(sobject, raw) for raw in page)
+            stats.counts["pulled"] += len(page)
+            if len(buffer) >= STAGE_CHUNK:
+                _stage(engine, client, settings, sobject, buffer, stats, run_id, now())
+                buffer = []
+                progress(f"{sobject}: {stats.counts['pulled']} records pulled")
+        _stage(engine, client, settings, sobject, buffer, stats, run_id, now())
+    except ApiBudgetExhausted as exc:
+        stats.stopped = str(exc)
+        log.warning("%s pull stopped: %s", sobject, exc)
+        return stats
+    except SalesforceMalformedRequest as exc:
+        if error_code(exc) == "INVALID_FIELD":
+            raise ConfigError(f"Salesforce rejected the {sobject} field list ({error_message(exc)}); fix the field "
+                              "mapping in the file named by CONVERSION_SYNC_CONFIG.") from None
+        raise
+    marks = partition_watermarks(partitions, window)
+    live_key = None
+    if window.advances_live_watermark:
+        live_key = next((key for key, start, end in partitions if start <= window.upper < end), None)
+        if live_key is not None:
+            marks[live_key] = window.upper
+    with engine.begin() as conn:
+        watermarks.write_watermarks(conn, sobject, marks, live_key=live_key, window_start=window.lower,
+                                    records=stats.counts["pulled"], run_id=run_id, now=now())
+        stats.watermark_after = watermarks.live_watermark(conn, sobject)
+    return stats
+
+
+def _pages(client: SalesforceClient, settings: SyncSettings, sobject: str, fields: list[str],
+           window: PullWindow, stats: ExtractStats) -> Iterator[list[dict]]:
+    soql = window_soql(sobject, fields, window)
+    if window.wide:
+        total = client.count(window_soql(sobject, fields, window, count=True), include_deleted=True)
+        stats.counts["expected"] = total
+        if total >= settings.bulk_query_threshold:
+            stats.api = "bulk2"
+            return client.bulk_query_pages(sobject, soql, include_deleted=True)
+    return client.query_pages(soql, include_deleted=True)
+
+
+def _stage(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobject: str, records: list,
+           stats: ExtractStats, run_id: str | None, now: dt.datetime) -> None:
+    if not records:
+        return
+    with engine.connect() as conn:
+        known = staging.known_ids(conn, [r.salesforce_id for r in records])
+    related = _related_records(client, settings, sobject, records, known, engine)
+    with engine.begin() as conn:
+        stats.counts.update(staging.stage_records(conn, records, run_id=run_id, now=now))
+        if related:
+            stats.counts["related"] += len(related)
+            staging.stage_records(conn, related, run_id=run_id, now=now)
+
+
+def _related_records(client: SalesforceClient, settings: SyncSettings, sobject: str, records: list,
+                     known: set[str], engine: Engine) -> list:
+    """Records the batch needs and the mirror lacks, fetched in batches of ids:
+    - for Contacts seen for the first time, the Leads that converted into them (R7, Contact first);
+    - the Accounts their AccountId / ConvertedAccountId name (R6, R7)."""
+    fetched = []
+    if sobject == "Contact" and settings.pull_leads:
+        # Conversion copies the Lead's email to the Contact: only a new Contact sharing an email
+        # with a Lead the mirror knows can be the product of a conversion not yet pulled.
+        fresh = [r for r in records if r.salesforce_id not in known and not r.is_deleted and r.email_key]
+        with engine.connect() as conn:
+            lead_emails = staging.lead_email_keys(conn, [r.email_key for r in fresh])
+        new_contacts = [r.salesforce_id for r in fresh if r.email_key in lead_emails]
+        for chunk in staging.chunked(new_contacts, RELATED_CHUNK):
+            soql = format_soql(f"SELECT {', '.join(select_fields('Lead', settings))} FROM Lead "
+                               "WHERE IsConverted = true AND ConvertedContactId IN {ids}", ids=list(chunk))
+            fetched.extend(from_api("Lead", raw) for raw in client.query(soql))
+    if settings.pull_accounts:
+        accounts = {r.account_id for r in records if r.account_id} | {
+            r.converted_account_id for r in records if r.converted_account_id}
+        with engine.connect() as conn:
+            missing = sorted(accounts - staging.known_ids(conn, accounts))
+        for chunk in staging.chunked(missing, RELATED_CHUNK):
+            soql = format_soql(f"SELECT {', '.join(select_fields('Account', settings))} FROM Account "
+                               "WHERE Id IN {ids}", ids=list(chunk))
+            fetched.extend(from_api("Account", raw) for raw in client.query(soql, include_deleted=True))
+    return fetched

@@ -1,0 +1,210 @@
+"""Contacts and companies in and out of the working set of the sync rules, set-based:
+a few queries load a batch's working set, and a few bulk statements write its changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable, Sequence
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from conversion_sync.store.events import write_events, write_warnings
+from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts
+from conversion_sync.store.staging import chunked
+from conversion_sync.sync.fields import COMPANY_FIELDS, CONTACT_FIELDS
+from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState
+
+
+def contact_from_row(row, custom: dict | None = None) -> ContactState:
+    state = ContactState(
+        key=row.id,
+        values={name: getattr(row, name) for name in CONTACT_FIELDS},
+        field_updated_at={name: getattr(row, f"{name}_updated_at") for name in CONTACT_FIELDS},
+        salesforce_id=row.salesforce_id, salesforce_object=row.salesforce_object,
+        company_id=row.company_id, company_id_updated_at=row.company_id_updated_at,
+        origin=row.origin, salesforce_sync=row.salesforce_sync,
+        created_at=row.created_at, updated_at=row.updated_at,
+        edited_in_conversion=row.edited_in_conversion_at is not None,
+    )
+    for name, (value, at) in (custom or {}).items():
+        state.values[name] = value
+        state.field_updated_at[name] = at
+    return state
+
+
+def load_contacts(conn: Connection, *, salesforce_ids: Iterable[str] = (), email_keys: Iterable[str] = (),
+                  ids: Iterable[int] = (), custom_fields: Sequence[str] = ()) -> list[ContactState]:
+    """Contacts linked to any of `salesforce_ids`, holding any of `email_keys`, or with `ids`."""
+    found: dict[int, object] = {}
+    for column, values in ((contacts.c.salesforce_id, sorted(set(salesforce_ids))),
+                           (contacts.c.email_key, sorted(set(email_keys))),
+                           (contacts.c.id, sorted(set(ids)))):
+        for chunk in chunked(values):
+            for row in conn.execute(select(contacts).where(column.in_(chunk))):
+                found[row.id] = row
+    keys = sorted(found)
+    with_identifiers: set[int] = set()
+    custom: dict[int, dict] = {}
+    for chunk in chunked(keys):
+        with_identifiers.update(conn.execute(select(contact_identifiers.c.contact_id)
+                                             .where(contact_identifiers.c.contact_id.in_(chunk))).scalars())
+        if custom_fields:
+            for row in conn.execute(select(contact_attributes).where(
+                    contact_attributes.c.contact_id.in_(chunk), contact_attributes.c.name.in_(custom_fields))):
+                custom.setdefault(row.contact_id, {})[row.name] = (row.value, row.updated_at)
+    states = []
+    for key in keys:
+        state = contact_from_row(found[key], custom.get(key))
+        state.has_identifiers = key in with_identifiers
+        states.append(state)
+    return states
+
+
+_CONTACT_COLUMNS = [*CONTACT_FIELDS, *(f"{name}_updated_at" for name in CONTACT_FIELDS),
+                    "email_key", "company_id", "company_id_updated_at", "salesforce_id", "salesforce_object",
+                    "updated_at"]
+
+
+def _contact_row(state: ContactState) -> dict:
+    row = {name: state.values.get(name) for name in CONTACT_FIELDS}
+    row.update({f"{name}_updated_at": state.field_updated_at.get(name) for name in CONTACT_FIELDS})
+    row.update(email_key=state.email_key, company_id=state.company_id,
+               company_id_updated_at=state.company_id_updated_at, salesforce_id=state.salesforce_id,
+               salesforce_object=state.salesforce_object, updated_at=state.updated_at)
+    return row
+
+
+def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str | None, now: dt.datetime,
+                          custom_fields: Sequence[str] = ()) -> dict[int, int]:
+    """Write a batch's contact changes, events and warnings; returns placeholder key -> new id."""
+    key_to_id: dict[int, int] = {}
+    new = [c for c in result.contacts.values() if c.is_new and not c.removed]
+    if new:
+        rows = [{**_contact_row(c), "origin": c.origin, "salesforce_sync": c.salesforce_sync,
+                 "created_at": c.created_at or now, "push_attempts": 0} for c in new]
+        ids = conn.execute(insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        key_to_id.update({c.key: new_id for c, new_id in zip(new, ids)})
+    existing = [c for c in result.contacts.values() if not c.is_new]
+    for c in existing:
+        key_to_id[c.key] = c.key
+    removed = [c.key for c in existing if c.removed]
+    changed = [c for c in existing if not c.removed]
+    # Free the Salesforce ids that move first, so no intermediate state links one id twice.
+    moving = [{"b_id": c.key} for c in existing if "salesforce_id" in c.changed]
+    if moving:
+        conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id")).values(salesforce_id=None), moving)
+    if removed:
+        _remove_folded(conn, removed, result, key_to_id)
+    if changed:
+        conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"))
+                     .values(**{name: bindparam(name) for name in _CONTACT_COLUMNS}),
+                     [{**_contact_row(c), "b_id": c.key} for c in changed])
+    if custom_fields:
+        _write_custom(conn, [c for c in result.contacts.values() if not c.removed], key_to_id, custom_fields)
+    write_events(conn, result.events, key_to_id, {}, run_id=run_id, now=now)
+    write_warnings(conn, result.warnings, key_to_id, run_id=run_id, now=now)
+    return key_to_id
+
+
+def _remove_folded(conn: Connection, removed: list[int], result: ApplyResult,
+                   key_to_id: dict[int, int]) -> None:
+    """A folded contact's warnings move to the contact it folded into; then the row goes."""
+    from conversion_sync.store.schema import sync_warnings
+
+    for key in removed:
+        into = result.contacts[key].folded_into
+        if into is not None and into in key_to_id:
+            conn.execute(update(sync_warnings).where(sync_warnings.c.contact_id == key)
+                         .values(contact_id=key_to_id[into]))
+    conn.execute(delete(contacts).where(contacts.c.id.in_(removed)))
+
+
+def _write_custom(conn: Connection, states: Sequence[ContactState], key_to_id: dict[int, int],
+                  custom_fields: Sequence[str]) -> None:
+    """Rewrite the custom field values of the contacts whose custom fields changed."""
+    touched = [s for s in states if s.changed.intersection(custom_fields)]
+    ids = [key_to_id[s.key] for s in touched]
+    for chunk in chunked(ids):
+        conn.execute(delete(contact_attributes).where(contact_attributes.c.contact_id.in_(chunk),
+                                                      contact_attributes.c.name.in_(custom_fields)))
+    rows = [{"contact_id": key_to_id[s.key], "name": name, "value": s.values.get(name),
+             "updated_at": s.field_updated_at.get(name)}
+            for s in touched for name in custom_fields
+            if s.values.get(name) is not None or s.field_updated_at.get(name) is not None]
+    if rows:
+        conn.execute(insert(contact_attributes), rows)
+
+
+# -- companies -------------------------------------------------------------------------------------
+
+def company_from_row(row) -> CompanyState:
+    return CompanyState(
+        key=row.id,
+        values={name: getattr(row, name) for name in COMPANY_FIELDS},
+        field_updated_at={name: getattr(row, f"{name}_updated_at") for name in COMPANY_FIELDS},
+        salesforce_account_id=row.salesforce_account_id, created_at=row.created_at, updated_at=row.updated_at)
+
+
+def load_companies(conn: Connection, account_ids: Iterable[str]) -> list[CompanyState]:
+    states = []
+    for chunk in chunked(sorted(set(account_ids))):
+        states.extend(company_from_row(row) for row in
+                      conn.execute(select(companies).where(companies.c.salesforce_account_id.in_(chunk))))
+    return states
+
+
+def _company_row(state: CompanyState) -> dict:
+    row = {name: state.values.get(name) for name in COMPANY_FIELDS}
+    row.update({f"{name}_updated_at": state.field_updated_at.get(name) for name in COMPANY_FIELDS})
+    row.update(salesforce_account_id=state.salesforce_account_id, updated_at=state.updated_at)
+    return row
+
+
+def write_company_changes(conn: Connection, result: ApplyResult, *, run_id: str | None,
+                          now: dt.datetime) -> dict[int, int]:
+    key_to_id: dict[int, int] = {}
+    new = [c for c in result.companies.values() if c.is_new]
+    if new:
+        rows = [{**_company_row(c), "created_at": c.created_at or now, "updated_at": c.updated_at or now}
+                for c in new]
+        ids = conn.execute(insert(companies).returning(companies.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        key_to_id.update({c.key: new_id for c, new_id in zip(new, ids)})
+    changed = [c for c in result.companies.values() if not c.is_new]
+    key_to_id.update({c.key: c.key for c in changed})
+    unlinking = [{"b_id": c.key} for c in changed if "salesforce_account_id" in c.changed]
+    if unlinking:
+        conn.execute(update(companies).where(companies.c.id == bindparam("b_id"))
+                     .values(salesforce_account_id=None), unlinking)
+    if changed:
+        columns = list(_company_row(changed[0]))
+        conn.execute(update(companies).where(companies.c.id == bindparam("b_id"))
+                     .values(**{name: bindparam(name) for name in columns}),
+                     [{**_company_row(c), "b_id": c.key} for c in changed])
+    write_events(conn, result.events, {}, key_to_id, run_id=run_id, now=now)
+    return key_to_id
+
+
+def ensure_companies(conn: Connection, account_ids: Iterable[str], *, now: dt.datetime,
+                     run_id: str | None) -> dict[str, tuple[int, str | None]]:
+    """Account id -> (company id, name) for every id given, creating a placeholder company for an
+    Account not seen yet (R6: created from the Account if it is not there; its values arrive when
+    the Account is pulled)."""
+    wanted = sorted({a for a in account_ids if a})
+    found: dict[str, tuple[int, str | None]] = {}
+    for chunk in chunked(wanted):
+        for row in conn.execute(select(companies.c.id, companies.c.name, companies.c.salesforce_account_id)
+                                .where(companies.c.salesforce_account_id.in_(chunk))):
+            found[row.salesforce_account_id] = (row.id, row.name)
+    missing = [a for a in wanted if a not in found]
+    if missing:
+        rows = [{"salesforce_account_id": a, "created_at": now, "updated_at": now} for a in missing]
+        ids = conn.execute(insert(companies).returning(companies.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        from conversion_sync.sync.model import SyncEvent
+
+        events = []
+        for account_id, company_id in zip(missing, ids):
+            found[account_id] = (company_id, None)
+            events.append(SyncEvent("company_created", "R6", company_key=company_id, salesforce_id=account_id,
+                                    detail=f"created for Account {account_id}, referenced before it was pulled"))
+        write_events(conn, events, {}, {}, run_id=run_id, now=now)
+    return found

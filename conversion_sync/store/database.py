@@ -1,0 +1,104 @@
+"""Engines for the Conversion database: SQLite file by default, PostgreSQL in production.
+
+`open_engine(url)` gives one engine per URL and process, with the schema created or upgraded on
+first use (see `migrations`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from conversion_sync.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def open_engine(url: str, *, migrate: bool = True) -> Engine:
+    """The process-wide engine for `url`, its schema at the current version."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            if migrate:
+                from conversion_sync.store.migrations import upgrade
+
+                upgrade(engine)
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, and before forking)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            "CONVERSION_DATABASE_URL is not a valid SQLAlchemy URL (use sqlite:////path/to/file.db or "
+            "postgresql+psycopg2://user:password@host:5432/dbname).") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 60})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that a
+        # transaction is one unit (and a writer takes the lock at its first write).
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    elif backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg2")
+        engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    else:
+        raise ConfigError(
+            f"CONVERSION_DATABASE_URL uses {backend!r}; conversion-sync supports sqlite and postgresql.")
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        raise ConfigError(f"Could not open the Conversion database {safe_url(url)}: {reason}.") from None
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # autocommit at the driver; BEGIN comes from the event
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The file of a SQLite database, or None (in-memory or another backend)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().resolve()

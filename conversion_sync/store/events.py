@@ -1,0 +1,85 @@
+"""The audit trail (R9) and the warnings list, written in bulk with the changes they explain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Sequence
+
+from sqlalchemy import Connection, insert, select
+
+from conversion_sync.store.schema import sync_events, sync_warnings
+from conversion_sync.sync.model import SyncEvent, SyncWarning
+
+
+_REF = re.compile(r"<contact:(-?\d+)>")
+
+
+def resolve_refs(text: str | None, contact_ids: dict[int, int]) -> str | None:
+    """Replace the engine's contact references with final contact ids."""
+    if text is None:
+        return None
+    return _REF.sub(lambda m: f"contact {_resolve(int(m.group(1)), contact_ids) or m.group(1)}", text)
+
+
+def _resolve(key: int | None, mapping: dict[int, int]) -> int | None:
+    if key is None:
+        return None
+    if key in mapping:
+        return mapping[key]
+    return key if key > 0 else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def write_events(conn: Connection, events: Sequence[SyncEvent], contact_ids: dict[int, int],
+                 company_ids: dict[int, int], *, run_id: str | None, now: dt.datetime) -> int:
+    rows = []
+    for event in events:
+        changes = dict(event.changes) if event.changes else None
+        if changes and "company_id" in changes:
+            changes["company_id"] = [_resolve(v, company_ids) for v in changes["company_id"]]
+        rows.append({
+            "contact_id": _resolve(event.contact_key, contact_ids),
+            "company_id": _resolve(event.company_key, company_ids),
+            "kind": event.kind, "rule": event.rule, "salesforce_id": event.salesforce_id,
+            "changes": _jsonable(changes), "detail": resolve_refs(event.detail, contact_ids), "run_id": run_id, "created_at": now,
+        })
+    if rows:
+        conn.execute(insert(sync_events), rows)
+    return len(rows)
+
+
+def write_warnings(conn: Connection, warnings: Sequence[SyncWarning], contact_ids: dict[int, int],
+                   *, run_id: str | None, now: dt.datetime) -> int:
+    """Insert warnings, skipping any already open with the same kind, contact and record."""
+    resolved = [(w, _resolve(w.contact_key, contact_ids)) for w in warnings]
+    involved = sorted({cid for _, cid in resolved if cid is not None})
+    open_keys = set()
+    for start in range(0, len(involved), 900):
+        chunk = involved[start:start + 900]
+        open_keys.update(conn.execute(
+            select(sync_warnings.c.kind, sync_warnings.c.contact_id, sync_warnings.c.salesforce_id)
+            .where(sync_warnings.c.resolved_at.is_(None), sync_warnings.c.contact_id.in_(chunk))).all())
+    rows = []
+    for warning, contact_id in resolved:
+        key = (warning.kind, contact_id, warning.salesforce_id)
+        if key in open_keys:
+            continue
+        open_keys.add(key)
+        related = sorted(r for r in (_resolve(k, contact_ids) for k in warning.related_keys) if r is not None)
+        message = resolve_refs(warning.message, contact_ids)
+        rows.append({"kind": warning.kind, "contact_id": contact_id, "related_contact_ids": related,
+                     "salesforce_id": warning.salesforce_id, "message": message, "run_id": run_id,
+                     "created_at": now})
+    if rows:
+        conn.execute(insert(sync_warnings), rows)
+    return len(rows)

@@ -1,0 +1,86 @@
+"""Schema creation and upgrade, versioned in `schema_version`.
+
+The schema only ever grows: an upgrade creates missing tables, adds missing columns and indexes,
+then runs the data steps of each newer version, in one transaction per version, under a lock so
+two processes starting at once do not race. Nothing is dropped. A database newer than this code
+is refused with a clear sentence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Callable
+
+from sqlalchemy import Connection, Engine, inspect, insert, select, func
+from sqlalchemy.schema import CreateIndex
+
+from conversion_sync.errors import ConfigError
+from conversion_sync.store.lock import hold_lock
+from conversion_sync.store.schema import metadata, schema_version
+
+log = logging.getLogger(__name__)
+
+# Bump when the schema in schema.py changes; add a data step below if rows need rewriting.
+SCHEMA_VERSION = 1
+
+# version -> step run (after the structural reconcile) when upgrading an existing database past
+# that version, for changes that rewrite rows rather than add structure. None yet.
+DATA_STEPS: dict[int, Callable[[Connection], None]] = {}
+
+
+def current_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table("schema_version"):
+        return None
+    return conn.execute(select(func.max(schema_version.c.version))).scalar()
+
+
+def upgrade(engine: Engine) -> int:
+    """Bring the database to SCHEMA_VERSION; a no-op when it is there. Returns the version."""
+    with engine.connect() as conn:
+        version = current_version(conn)
+    if version == SCHEMA_VERSION:
+        return version
+    if version is not None and version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"The Conversion database is at schema version {version}, newer than this conversion-sync "
+            f"understands ({SCHEMA_VERSION}); upgrade conversion-sync.")
+    with hold_lock(engine, "migrate", holder="schema upgrade", wait_seconds=120, record_holder=False):
+        with engine.begin() as conn:
+            version = current_version(conn)
+            if version == SCHEMA_VERSION:
+                return version
+            _reconcile(conn)
+            now = dt.datetime.now(dt.timezone.utc)
+            start = (version or 0) + 1
+            for step_version in range(start, SCHEMA_VERSION + 1):
+                if version is not None and step_version in DATA_STEPS:
+                    DATA_STEPS[step_version](conn)
+                conn.execute(insert(schema_version).values(version=step_version, applied_at=now))
+    log.info("Conversion database schema %s -> %s", version, SCHEMA_VERSION)
+    return SCHEMA_VERSION
+
+
+def _reconcile(conn: Connection) -> None:
+    """Create what is missing: tables, then columns and indexes of existing tables."""
+    inspector = inspect(conn)
+    existing = set(inspector.get_table_names())
+    metadata.create_all(conn, checkfirst=True)
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        have = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            column_type = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column_type}')
+            if column.default is not None and getattr(column.default, "is_scalar", False):
+                conn.exec_driver_sql(
+                    f'UPDATE "{table.name}" SET "{column.name}" = ?' if conn.dialect.name == "sqlite"
+                    else f'UPDATE "{table.name}" SET "{column.name}" = %(v)s',
+                    (column.default.arg,) if conn.dialect.name == "sqlite" else {"v": column.default.arg})
+        have_indexes = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have_indexes:
+                conn.execute(CreateIndex(index))

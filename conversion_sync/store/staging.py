@@ -1,0 +1,184 @@
+"""The mirror of Salesforce (staging): what each Lead, Contact and Account last said, whether it
+still has to be applied to Conversion, and its retry state (H2). Set-based reads and writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Iterable, Iterator, Sequence
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+
+from conversion_sync.store.schema import salesforce_records as sr
+from conversion_sync.sync.records import PulledRecord
+
+IN_CHUNK = 900  # values per IN (...) list, well under SQLite's and PostgreSQL's bind limits
+
+
+def chunked(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: str | None,
+                  now: dt.datetime) -> Counter[str]:
+    """Upsert pulled records into the mirror. A record is pending (to be applied) unless what it
+    says now is exactly what was last applied, so re-pulling an applied record changes nothing
+    (R2). An older copy never overwrites a newer one."""
+    counts: Counter[str] = Counter()
+    batch = {record.salesforce_id: record for record in records}
+    if not batch:
+        return counts
+    existing = {}
+    for ids in chunked(list(batch)):
+        for row in conn.execute(select(sr.c.salesforce_id, sr.c.system_modstamp, sr.c.applied_modstamp,
+                                       sr.c.applied_fields, sr.c.fields, sr.c.is_deleted)
+                                .where(sr.c.salesforce_id.in_(ids))):
+            existing[row.salesforce_id] = row
+    inserts, updates = [], []
+    for sf_id, record in batch.items():
+        row = existing.get(sf_id)
+        values = _row_values(record)
+        if row is None:
+            inserts.append({**values, "salesforce_id": sf_id, "pending": True, "attempts": 0,
+                            "pulled_at": now, "run_id": run_id})
+            counts["new"] += 1
+            continue
+        if record.system_modstamp < row.system_modstamp:
+            counts["stale"] += 1
+            continue
+        unchanged = (row.applied_modstamp == record.system_modstamp and row.applied_fields == record.fields)
+        if unchanged and row.fields == record.fields and row.system_modstamp == record.system_modstamp:
+            counts["unchanged"] += 1
+            continue
+        updates.append({**values, "b_id": sf_id, "pending": not unchanged, "pulled_at": now, "run_id": run_id})
+        counts["changed" if not unchanged else "unchanged"] += 1
+    if inserts:
+        conn.execute(insert(sr), inserts)
+    if updates:
+        # A changed record gets a fresh retry budget (H2): the fix may be in the new values.
+        conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
+                     .values(**{key: bindparam(key) for key in updates[0] if key != "b_id"},
+                             attempts=0, last_error=None, next_attempt_at=None), updates)
+    return counts
+
+
+def _row_values(record: PulledRecord) -> dict:
+    return {
+        "sobject": record.sobject,
+        "system_modstamp": record.system_modstamp,
+        "last_modified_date": record.last_modified_date,
+        "is_deleted": record.is_deleted,
+        "master_record_id": record.master_record_id,
+        "email_key": record.email_key,
+        "account_id": record.account_id,
+        "is_converted": record.is_converted,
+        "converted_contact_id": record.converted_contact_id,
+        "converted_account_id": record.converted_account_id,
+        "fields": record.fields,
+    }
+
+
+def _to_record(row) -> PulledRecord:
+    return PulledRecord(
+        sobject=row.sobject, salesforce_id=row.salesforce_id, system_modstamp=row.system_modstamp,
+        last_modified_date=row.last_modified_date, is_deleted=row.is_deleted,
+        master_record_id=row.master_record_id, account_id=row.account_id, is_converted=row.is_converted,
+        converted_contact_id=row.converted_contact_id, converted_account_id=row.converted_account_id,
+        fields=dict(row.fields or {}), mirror=dict(row.applied_fields) if row.applied_fields is not None else None)
+
+
+def pending_batches(engine: Engine, sobjects: Sequence[str], *, batch_size: int,
+                    now: dt.datetime) -> Iterator[list[PulledRecord]]:
+    """Pending records of `sobjects` due for an attempt, in (SystemModstamp, Id) order, a batch
+    at a time (keyset paging, so a record that fails is not fetched again in the same run)."""
+    after: tuple[dt.datetime, str] | None = None
+    while True:
+        query = (select(sr).where(sr.c.sobject.in_(sobjects), sr.c.pending.is_(True),
+                                  or_(sr.c.next_attempt_at.is_(None), sr.c.next_attempt_at <= now))
+                 .order_by(sr.c.system_modstamp, sr.c.salesforce_id).limit(batch_size))
+        if after is not None:
+            query = query.where(or_(sr.c.system_modstamp > after[0],
+                                    and_(sr.c.system_modstamp == after[0], sr.c.salesforce_id > after[1])))
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        batch = [_to_record(row) for row in rows]
+        after = batch[-1].order_key
+        yield batch
+
+
+def mark_applied(conn: Connection, records: Sequence[PulledRecord], applied_ids: Iterable[str]) -> None:
+    by_id = {record.salesforce_id: record for record in records}
+    rows = [{"b_id": sf_id, "applied_fields": by_id[sf_id].fields, "applied_modstamp": by_id[sf_id].system_modstamp}
+            for sf_id in applied_ids]
+    if rows:
+        conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
+                     .values(applied_fields=bindparam("applied_fields"), applied_modstamp=bindparam("applied_modstamp"),
+                             pending=False, attempts=0, last_error=None, next_attempt_at=None), rows)
+
+
+def mark_failed(conn: Connection, failures: dict[str, str], *, now: dt.datetime,
+                base_seconds: int = 60, max_seconds: int = 6 * 3600) -> None:
+    """H2: keep the record pending with its error; the next attempt backs off exponentially."""
+    if not failures:
+        return
+    attempts = {}
+    for ids in chunked(list(failures)):
+        attempts.update(conn.execute(select(sr.c.salesforce_id, sr.c.attempts)
+                                     .where(sr.c.salesforce_id.in_(ids))).all())
+    rows = []
+    for sf_id, error in failures.items():
+        tries = (attempts.get(sf_id) or 0) + 1
+        delay = min(max_seconds, base_seconds * 2 ** (tries - 1))
+        rows.append({"b_id": sf_id, "attempts": tries, "last_error": error[:2000],
+                     "next_attempt_at": now + dt.timedelta(seconds=delay)})
+    conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
+                 .values(attempts=bindparam("attempts"), last_error=bindparam("last_error"),
+                         next_attempt_at=bindparam("next_attempt_at")), rows)
+
+
+def conversions_into(conn: Connection, contact_ids: Sequence[str]) -> dict[str, str]:
+    """Converted Contact id -> the Lead that converted into it, for the Contacts given (R7)."""
+    found: dict[str, str] = {}
+    for ids in chunked(list(contact_ids)):
+        for lead_id, contact_id in conn.execute(
+                select(sr.c.salesforce_id, sr.c.converted_contact_id)
+                .where(sr.c.sobject == "Lead", sr.c.is_converted.is_(True), sr.c.converted_contact_id.in_(ids))
+                .order_by(sr.c.system_modstamp)):
+            found[contact_id] = lead_id
+    return found
+
+
+def known_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
+    """Which of these Salesforce ids the mirror holds."""
+    wanted = sorted(set(ids))
+    found: set[str] = set()
+    for chunk in chunked(wanted):
+        found.update(conn.execute(select(sr.c.salesforce_id).where(sr.c.salesforce_id.in_(chunk))).scalars())
+    return found
+
+
+def records_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, PulledRecord]:
+    wanted = sorted(set(ids))
+    found = {}
+    for chunk in chunked(wanted):
+        for row in conn.execute(select(sr).where(sr.c.salesforce_id.in_(chunk))):
+            found[row.salesforce_id] = _to_record(row)
+    return found
+
+
+def pending_count(conn: Connection) -> dict[str, int]:
+    return dict(conn.execute(select(sr.c.sobject, func.count()).where(sr.c.pending.is_(True))
+                             .group_by(sr.c.sobject)).all())
+
+
+
+def lead_email_keys(conn: Connection, email_keys: Iterable[str]) -> set[str]:
+    """Which of these email keys a Lead in the mirror holds."""
+    found: set[str] = set()
+    for chunk in chunked(sorted(set(email_keys))):
+        found.update(conn.execute(select(sr.c.email_key).where(sr.c.sobject == "Lead", sr.c.email_key.in_(chunk))
+                                  .distinct()).scalars())
+    return found

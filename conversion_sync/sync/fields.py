@@ -1,0 +1,119 @@
+"""Field rules (R5): the gate, the sync preferences and the three-way compare with the mirror.
+
+Pure functions over values and timestamps; the store and the engines call them per field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+# Conversion contact fields that can be mapped to Salesforce (custom fields are declared in config).
+CONTACT_FIELDS = ("email", "first_name", "last_name", "title", "phone", "company_name",
+                  "lead_source", "city", "country")
+# Conversion company fields that can be mapped to Account fields.
+COMPANY_FIELDS = ("name", "website", "industry")
+
+
+class Preference(str, enum.Enum):
+    """Which side wins for a field (R5 table)."""
+
+    PREFER_SALESFORCE_UNLESS_EMPTY = "prefer_salesforce_unless_empty"
+    ALWAYS_PREFER_SALESFORCE = "always_prefer_salesforce"
+    ALWAYS_PREFER_CONVERSION = "always_prefer_conversion"
+    TWO_WAY = "two_way"
+    DO_NOT_SYNC = "do_not_sync"
+
+
+PREFERENCES = tuple(p.value for p in Preference)
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """One Conversion field, the Salesforce field per object that feeds it, and its preference."""
+
+    field: str
+    salesforce: dict[str, str]
+    preference: Preference
+
+    def __hash__(self) -> int:  # dict fields are not hashable; the name identifies a mapping
+        return hash(self.field)
+
+
+def is_empty(value: Any) -> bool:
+    """Salesforce's notion of an empty field: null or a blank string."""
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def normalize_value(value: Any) -> Any:
+    """The form values are compared and stored in: blank strings are null, strings are trimmed."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    return value
+
+
+def gate_open(record_modified: dt.datetime, field_updated_at: dt.datetime | None) -> bool:
+    """R5 gate: a pulled field is considered only when the record's LastModifiedDate is newer
+    than the field's own updated_at (a field never set yet always passes)."""
+    return field_updated_at is None or record_modified > field_updated_at
+
+
+_UNSEEN = object()
+
+
+def take_from_salesforce(
+    preference: Preference,
+    *,
+    salesforce_value: Any,
+    mirror_value: Any = _UNSEEN,
+    current_value: Any,
+    record_modified: dt.datetime,
+    field_updated_at: dt.datetime | None,
+) -> bool:
+    """R5 on pull: should `salesforce_value` replace the Conversion value?
+
+    `mirror_value` is what Salesforce said for this field when the record was last applied
+    (omit it when the record was never applied). A value Salesforce did not change since then is
+    never taken, so a record touched for another reason never reverts a newer Conversion edit.
+    """
+    if preference in (Preference.DO_NOT_SYNC, Preference.ALWAYS_PREFER_CONVERSION):
+        return False
+    if not gate_open(record_modified, field_updated_at):
+        return False
+    sf_value = normalize_value(salesforce_value)
+    if mirror_value is not _UNSEEN and normalize_value(mirror_value) == sf_value:
+        return False
+    if preference is Preference.PREFER_SALESFORCE_UNLESS_EMPTY and sf_value is None:
+        return False
+    return sf_value != normalize_value(current_value)
+
+
+def push_to_salesforce(
+    preference: Preference,
+    *,
+    conversion_value: Any,
+    field_updated_at: dt.datetime | None,
+    salesforce_value: Any,
+    record_modified: dt.datetime | None,
+    read_only: bool = False,
+) -> bool:
+    """R5/P5 on push: should the Conversion value be written to the linked Salesforce record?
+
+    Considered only when the field was edited after the record's LastModifiedDate and differs
+    from what Salesforce last said; then the preference decides.
+    """
+    if read_only or preference in (Preference.DO_NOT_SYNC, Preference.ALWAYS_PREFER_SALESFORCE):
+        return False
+    if field_updated_at is None:
+        return False
+    if record_modified is not None and field_updated_at <= record_modified:
+        return False
+    value = normalize_value(conversion_value)
+    if value == normalize_value(salesforce_value):
+        return False
+    if preference is Preference.PREFER_SALESFORCE_UNLESS_EMPTY:
+        return is_empty(salesforce_value) and value is not None
+    return True

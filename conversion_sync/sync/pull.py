@@ -1,0 +1,322 @@
+"""Applying pulled Leads and Contacts to Conversion contacts: R3, R4, R5, R6, R7, R8.
+
+The applier works on an in-memory working set that the store loads for a whole batch with a few
+set-based queries (every contact linked to an id the batch mentions or holding one of its emails),
+walks the batch once in (SystemModstamp, Id) order keeping its indexes current, and returns the
+changes for the store to write in bulk. Walking the batch in order is what makes the result equal
+to applying the records one by one (R4e); no database query happens per record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+from conversion_sync.sync.fields import FieldMapping, normalize_value, take_from_salesforce
+from conversion_sync.sync.merge import fold_fields
+from conversion_sync.sync.model import ApplyResult, ContactState, SyncEvent, SyncWarning, contact_ref
+from conversion_sync.sync.records import PulledRecord
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class CompanyRef:
+    key: int
+    name: str | None
+
+
+class ContactApplier:
+    """Applies one batch; create a new applier per batch."""
+
+    def __init__(self, mappings: Iterable[FieldMapping], now: dt.datetime):
+        self.mappings = tuple(mappings)
+        self.now = now
+        self._next_new_key = -1
+
+    # -- public -------------------------------------------------------------------------------
+    def apply(self, records: list[PulledRecord], contacts: Iterable[ContactState], *,
+              conversions: dict[str, str], companies: dict[str, CompanyRef]) -> ApplyResult:
+        """Apply `records` (Leads and Contacts) in (SystemModstamp, Id) order.
+
+        `conversions` maps a converted Contact id to its Lead id (every converted Lead the store
+        knows of whose Contact is in the batch); `companies` maps each Account id the batch
+        mentions to its company."""
+        self.result = ApplyResult()
+        self.companies = companies
+        self.by_key: dict[int, ContactState] = {}
+        self.by_salesforce_id: dict[str, ContactState] = {}
+        self.by_email: dict[str, set[int]] = defaultdict(set)
+        for contact in contacts:
+            self._index(contact)
+        self.conversions = conversions
+        for record in sorted(records, key=lambda r: r.order_key):
+            problem = self._invalid(record)
+            if problem:
+                self.result.failed[record.salesforce_id] = problem
+                self.result.counts["failed"] += 1
+                continue
+            self._apply_one(record)
+            self.result.applied.append(record.salesforce_id)
+        return self.result
+
+    # -- indexes ------------------------------------------------------------------------------
+    def _index(self, contact: ContactState) -> None:
+        self.by_key[contact.key] = contact
+        if contact.salesforce_id:
+            self.by_salesforce_id[contact.salesforce_id] = contact
+        if contact.email_key:
+            self.by_email[contact.email_key].add(contact.key)
+
+    def _touch(self, contact: ContactState) -> None:
+        contact.updated_at = self.now
+        self.result.contacts[contact.key] = contact
+
+    def _set_link(self, contact: ContactState, salesforce_id: str | None, sobject: str | None) -> None:
+        if contact.salesforce_id and self.by_salesforce_id.get(contact.salesforce_id) is contact:
+            del self.by_salesforce_id[contact.salesforce_id]
+        contact.salesforce_id = salesforce_id
+        contact.salesforce_object = sobject
+        contact.changed.update({"salesforce_id", "salesforce_object"})
+        if salesforce_id:
+            self.by_salesforce_id[salesforce_id] = contact
+        self._touch(contact)
+
+    def _set_email_value(self, contact: ContactState, name: str, value, at: dt.datetime) -> None:
+        old_key = contact.email_key
+        contact.set_value(name, value, at)
+        if name == "email" and old_key != contact.email_key:
+            if old_key:
+                self.by_email[old_key].discard(contact.key)
+            if contact.email_key:
+                self.by_email[contact.email_key].add(contact.key)
+
+    # -- one record ---------------------------------------------------------------------------
+    @staticmethod
+    def _invalid(record: PulledRecord) -> str | None:
+        email = normalize_value(record.fields.get("Email"))
+        if email is not None and not _EMAIL.match(email) and not record.is_deleted and not record.is_converted:
+            return f"invalid email {email!r} (a contact needs one address like name@example.com)"
+        return None
+
+    def _apply_one(self, record: PulledRecord) -> None:
+        counts = self.result.counts
+        if record.is_deleted:
+            if record.master_record_id:
+                self._merged_away(record)
+            else:
+                self._deleted(record)
+            return
+        if record.sobject == "Lead" and record.is_converted:
+            counts["skipped_converted"] += 1
+            self._lead_converted(record)
+            return
+        if record.email_key is None:
+            counts["skipped_no_email"] += 1  # R3
+            return
+        contact = self.by_salesforce_id.get(record.salesforce_id)
+        if contact is not None:
+            counts["linked_by_id"] += 1      # R4a
+        elif record.sobject == "Contact" and record.salesforce_id in self.conversions:
+            contact = self._contact_of_converting_lead(record)
+        if contact is None:
+            contact = self._match_by_email(record)
+        self._apply_fields(contact, record)
+        if record.sobject == "Contact":
+            self._apply_company(contact, record)
+
+    def _contact_of_converting_lead(self, record: PulledRecord) -> ContactState | None:
+        """R7, Contact first: the contact of the Lead that converted into this Contact re-links."""
+        lead_id = self.conversions[record.salesforce_id]
+        contact = self.by_salesforce_id.get(lead_id)
+        if contact is None:
+            return None
+        self._relink(contact, record.salesforce_id, "Contact", rule="R7",
+                     detail=f"Lead {lead_id} converted into Contact {record.salesforce_id}")
+        self.result.counts["relinked"] += 1
+        return contact
+
+    def _match_by_email(self, record: PulledRecord) -> ContactState:
+        """R4b, else R4c."""
+        same_email = [self.by_key[key] for key in self.by_email.get(record.email_key, ())
+                      if not self.by_key[key].removed]
+        candidates = [c for c in same_email if c.salesforce_id is None]
+        if candidates:
+            contact = max(candidates, key=ContactState.recency)
+            self._set_link(contact, record.salesforce_id, record.sobject)
+            self.result.events.append(SyncEvent(
+                "contact_linked", "R4b", contact_key=contact.key, salesforce_id=record.salesforce_id,
+                changes={"salesforce_id": [None, record.salesforce_id]},
+                detail=f"matched {record.sobject} {record.salesforce_id} by email"))
+            self.result.counts["linked_by_email"] += 1
+            return contact
+        contact = ContactState(key=self._next_new_key, origin="salesforce", is_new=True, created_at=self.now)
+        self._next_new_key -= 1
+        self._index(contact)
+        self._set_link(contact, record.salesforce_id, record.sobject)
+        self.result.events.append(SyncEvent(
+            "contact_created", "R4c", contact_key=contact.key, salesforce_id=record.salesforce_id,
+            detail=f"created from {record.sobject} {record.salesforce_id}"))
+        self.result.counts["created"] += 1
+        if same_email:
+            others = sorted(c.key for c in same_email)
+            self.result.warnings.append(SyncWarning(
+                "duplicate_email", contact.key, others,
+                f"{record.sobject} {record.salesforce_id} has the email of "
+                f"{', '.join(map(contact_ref, others))}, each linked to another Salesforce record; "
+                f"created {contact_ref(contact.key)} for it", salesforce_id=record.salesforce_id))
+            self.result.counts["warnings"] += 1
+        return contact
+
+    def _apply_fields(self, contact: ContactState, record: PulledRecord) -> None:
+        """R5 for every mapped field of this object."""
+        changes: dict[str, list] = {}
+        for mapping in self.mappings:
+            sf_field = mapping.salesforce.get(record.sobject)
+            if not sf_field or sf_field not in record.fields:
+                continue
+            kwargs = {}
+            if record.mirror is not None and sf_field in record.mirror:
+                kwargs["mirror_value"] = record.mirror[sf_field]
+            new_value = normalize_value(record.fields[sf_field])
+            old_value = contact.values.get(mapping.field)
+            if take_from_salesforce(mapping.preference, salesforce_value=new_value, current_value=old_value,
+                                    record_modified=record.last_modified_date,
+                                    field_updated_at=contact.field_updated_at.get(mapping.field), **kwargs):
+                self._set_email_value(contact, mapping.field, new_value, record.last_modified_date)
+                changes[mapping.field] = [old_value, new_value]
+        if changes:
+            self._touch(contact)
+            self.result.events.append(SyncEvent(
+                "contact_updated", "R5", contact_key=contact.key, salesforce_id=record.salesforce_id,
+                changes=changes, detail=f"values from {record.sobject} {record.salesforce_id}"))
+            if not contact.is_new:
+                self.result.counts["updated"] += 1
+
+    def _apply_company(self, contact: ContactState, record: PulledRecord) -> None:
+        """R6: a Contact's AccountId decides its contact's company."""
+        target = self.companies.get(record.account_id) if record.account_id else None
+        target_key = target.key if target else None
+        if contact.company_id == target_key:
+            return
+        self._move(contact, target, record, rule="R6")
+
+    def _move(self, contact: ContactState, target: CompanyRef | None, record: PulledRecord, *, rule: str) -> None:
+        old = contact.company_id
+        contact.company_id = target.key if target else None
+        contact.company_id_updated_at = record.last_modified_date
+        contact.changed.add("company_id")
+        changes = {"company_id": [old, contact.company_id]}
+        if target is not None and target.name and contact.values.get("company_name") != target.name:
+            changes["company_name"] = [contact.values.get("company_name"), target.name]
+            contact.set_value("company_name", target.name, record.last_modified_date)
+        self._touch(contact)
+        kind = "company_unlinked" if target is None else "company_moved"
+        self.result.events.append(SyncEvent(
+            kind, rule, contact_key=contact.key, company_key=contact.company_id,
+            salesforce_id=record.salesforce_id, changes=changes,
+            detail=(f"Account {record.account_id or record.converted_account_id}" if target else "AccountId cleared")))
+        self.result.counts["moved_company"] += 1
+
+    # -- conversion, merge, delete ------------------------------------------------------------
+    def _lead_converted(self, record: PulledRecord) -> None:
+        """R7, Lead side: the Lead's contact re-links to the converted Contact and moves to the
+        converted Account's company."""
+        contact = self.by_salesforce_id.get(record.salesforce_id)
+        target_id = record.converted_contact_id
+        if contact is None or not target_id:
+            return
+        holder = self.by_salesforce_id.get(target_id)
+        if holder is not None and holder is not contact:
+            if self._foldable(holder):
+                self._fold(holder, into=contact, record=record)
+            else:
+                self._warn_duplicate(contact, holder, record,
+                                     f"Lead {record.salesforce_id} converted into Contact {target_id}, which is "
+                                     f"already linked to {contact_ref(holder.key)}; {contact_ref(contact.key)} stays linked to the "
+                                     "Lead: merge the two contacts")
+                return
+        self._relink(contact, target_id, "Contact", rule="R7",
+                     detail=f"Lead {record.salesforce_id} converted into Contact {target_id}")
+        self.result.counts["relinked"] += 1
+        account = record.converted_account_id
+        target = self.companies.get(account) if account else None
+        if target is not None and contact.company_id != target.key:
+            self._move(contact, target, record, rule="R7")
+
+    def _merged_away(self, record: PulledRecord) -> None:
+        """R8: a record deleted by a merge re-links its contact to the surviving record."""
+        contact = self.by_salesforce_id.get(record.salesforce_id)
+        master = record.master_record_id
+        if contact is None:
+            return
+        holder = self.by_salesforce_id.get(master)
+        if holder is not None and holder is not contact:
+            self._warn_duplicate(contact, holder, record,
+                                 f"{record.sobject} {record.salesforce_id} was merged into {master}, which is "
+                                 f"already linked to {contact_ref(holder.key)}; unlinked {contact_ref(contact.key)}: merge the two contacts")
+            self._unlink(contact, record, reason="merged into a record linked to another contact")
+            return
+        self._relink(contact, master, record.sobject, rule="R8",
+                     detail=f"{record.sobject} {record.salesforce_id} merged into {master}")
+        self.result.counts["relinked"] += 1
+
+    def _deleted(self, record: PulledRecord) -> None:
+        contact = self.by_salesforce_id.get(record.salesforce_id)
+        if contact is not None:
+            self._unlink(contact, record, reason=f"{record.sobject} deleted in Salesforce")
+
+    def _unlink(self, contact: ContactState, record: PulledRecord, *, reason: str) -> None:
+        old = contact.salesforce_id
+        self._set_link(contact, None, None)
+        self.result.events.append(SyncEvent(
+            "contact_unlinked", "R8", contact_key=contact.key, salesforce_id=record.salesforce_id,
+            changes={"salesforce_id": [old, None]}, detail=reason))
+        self.result.counts["unlinked"] += 1
+
+    def _relink(self, contact: ContactState, salesforce_id: str, sobject: str, *, rule: str, detail: str) -> None:
+        old = contact.salesforce_id
+        self._set_link(contact, salesforce_id, sobject)
+        self.result.events.append(SyncEvent(
+            "contact_relinked", rule, contact_key=contact.key, salesforce_id=salesforce_id,
+            changes={"salesforce_id": [old, salesforce_id]}, detail=detail))
+
+    def _warn_duplicate(self, contact: ContactState, holder: ContactState, record: PulledRecord, message: str) -> None:
+        self.result.warnings.append(SyncWarning("duplicate", contact.key, [holder.key], message,
+                                                salesforce_id=record.salesforce_id))
+        self.result.counts["warnings"] += 1
+
+    @staticmethod
+    def _foldable(contact: ContactState) -> bool:
+        """A contact the sync itself created that holds nothing but Salesforce's data."""
+        return (contact.origin == "salesforce" and not contact.has_identifiers
+                and not contact.edited_in_conversion)
+
+    def _fold(self, duplicate: ContactState, *, into: ContactState, record: PulledRecord) -> None:
+        """R7 across two cycles, Contact first: the contact created for the converted Contact
+        before its Lead's conversion was seen folds into the Lead's contact (newer values win)."""
+        changes = fold_fields(into, duplicate)
+        for name in changes:
+            if name == "email":
+                self._set_email_value(into, name, into.values[name], into.field_updated_at[name])
+        if duplicate.company_id is not None and into.company_id is None:
+            changes["company_id"] = [into.company_id, duplicate.company_id]
+            into.company_id = duplicate.company_id
+            into.company_id_updated_at = duplicate.company_id_updated_at
+            into.changed.add("company_id")
+        self._set_link(duplicate, None, None)
+        duplicate.removed = True
+        duplicate.folded_into = into.key
+        if duplicate.email_key:
+            self.by_email[duplicate.email_key].discard(duplicate.key)
+        self.result.contacts[duplicate.key] = duplicate
+        self._touch(into)
+        self.result.events.append(SyncEvent(
+            "contact_folded", "R7", contact_key=into.key, salesforce_id=record.converted_contact_id,
+            changes=changes or None,
+            detail=f"{contact_ref(duplicate.key)}, created for Contact {record.converted_contact_id} before Lead "
+                   f"{record.salesforce_id}'s conversion was seen, folded into this contact"))
+        self.result.counts["folded"] += 1

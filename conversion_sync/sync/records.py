@@ -1,0 +1,118 @@
+"""Salesforce records as the sync sees them: parsing the API's values (REST JSON or Bulk 2.0 CSV)
+into one normal form, so both paths give identical staged rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from conversion_sync.sync.ids import to_18, to_18_or_none
+
+# System fields every extract selects, besides the mapped ones.
+SYSTEM_FIELDS = {
+    "Account": ("Id", "IsDeleted", "MasterRecordId", "LastModifiedDate", "SystemModstamp"),
+    "Contact": ("Id", "IsDeleted", "MasterRecordId", "AccountId", "Email", "LastModifiedDate", "SystemModstamp"),
+    "Lead": ("Id", "IsDeleted", "MasterRecordId", "Email", "IsConverted", "ConvertedContactId",
+             "ConvertedAccountId", "LastModifiedDate", "SystemModstamp"),
+}
+_NOT_VALUES = {"Id", "IsDeleted", "MasterRecordId", "LastModifiedDate", "SystemModstamp", "IsConverted",
+               "ConvertedContactId", "ConvertedAccountId", "AccountId"}
+_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """Salesforce datetimes ('2024-05-01T12:30:15.000+0000', '...Z', '...+00:00') as aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    match = _DATETIME.match(str(value).strip())
+    if not match:
+        raise ValueError(f"not a Salesforce datetime: {value!r}")
+    date, clock, fraction, zone = match.groups()
+    zone = zone or "Z"
+    if zone == "Z":
+        zone = "+00:00"
+    elif ":" not in zone:
+        zone = f"{zone[:3]}:{zone[3:]}"
+    fraction = (fraction or ".0")[:7]
+    return dt.datetime.fromisoformat(f"{date}T{clock}{fraction}{zone}").astimezone(dt.timezone.utc)
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """The form Salesforce's REST API writes: 2024-05-01T12:30:15.000+0000."""
+    value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() == "true" if value is not None else False
+
+
+def to_text(value: Any) -> str | None:
+    """A field value in the one text form Conversion stores: trimmed, blanks as None, booleans as
+    true/false, whole numbers without a fraction."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def email_key(value: Any) -> str | None:
+    """The matching form of an email (R4b): trimmed and lower-cased; blank gives None."""
+    text = to_text(value)
+    return text.lower() if text else None
+
+
+@dataclass
+class PulledRecord:
+    """One Lead, Contact or Account as last pulled, with the mirror of its last application."""
+
+    sobject: str
+    salesforce_id: str
+    system_modstamp: dt.datetime
+    last_modified_date: dt.datetime
+    is_deleted: bool = False
+    master_record_id: str | None = None
+    account_id: str | None = None
+    is_converted: bool = False
+    converted_contact_id: str | None = None
+    converted_account_id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    mirror: dict[str, Any] | None = None  # values when last applied; None if never applied
+
+    @property
+    def email_key(self) -> str | None:
+        return email_key(self.fields.get("Email"))
+
+    @property
+    def order_key(self) -> tuple[dt.datetime, str]:
+        """R4e: records of a batch apply in (SystemModstamp, Id) order."""
+        return (self.system_modstamp, self.salesforce_id)
+
+
+def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
+    """Normalise a record from the REST or Bulk API (attributes stripped) into a PulledRecord."""
+    fields = {name: to_text(value) for name, value in raw.items()
+              if name not in _NOT_VALUES and name != "attributes"}
+    return PulledRecord(
+        sobject=sobject,
+        salesforce_id=to_18(raw["Id"]),
+        system_modstamp=parse_datetime(raw["SystemModstamp"]),
+        last_modified_date=parse_datetime(raw.get("LastModifiedDate") or raw["SystemModstamp"]),
+        is_deleted=parse_bool(raw.get("IsDeleted")),
+        master_record_id=to_18_or_none(raw.get("MasterRecordId")),
+        account_id=to_18_or_none(raw.get("AccountId")),
+        is_converted=parse_bool(raw.get("IsConverted")),
+        converted_contact_id=to_18_or_none(raw.get("ConvertedContactId")),
+        converted_account_id=to_18_or_none(raw.get("ConvertedAccountId")),
+        fields=fields,
+    )
