@@ -7,7 +7,6 @@ missing value stops with a `ConfigError` whose one sentence names the setting.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -54,7 +53,7 @@ _SETTING_KEYS = {
     "pull_leads", "pull_contacts", "pull_accounts", "write_to_salesforce", "new_record_object",
     "default_entry_sync", "api_budget_share", "bulk_query_threshold", "bulk_ingest_threshold",
     "apply_batch_size", "external_id_field", "link_new_contacts_by_domain",
-    "push_max_attempts", "push_retry_base_seconds", "partitions_start_date",
+    "push_max_attempts", "push_retry_base_seconds", 
 }
 
 
@@ -81,7 +80,6 @@ class SyncSettings:
     link_new_contacts_by_domain: bool = False
     push_max_attempts: int = 8
     push_retry_base_seconds: int = 60
-    partitions_start_date: str = "2024-01-01"
 
     def contact_mapping(self, conversion_field: str) -> FieldMapping | None:
         return next((m for m in self.contact_fields if m.field == conversion_field), None)
@@ -146,8 +144,6 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "settings") -> S
         if ext is not None and (not isinstance(ext, str) or not _SF_FIELD.match(ext)):
             raise ConfigError(f"{source}: external_id_field must be a Salesforce field name or null (got {ext!r}).")
         values["external_id_field"] = ext
-    if "partitions_start_date" in raw:
-        values["partitions_start_date"] = _iso_date(raw["partitions_start_date"], f"{source}: partitions_start_date")
     custom = _custom_fields(raw.get("custom_fields", []), source)
     values["custom_fields"] = custom
     values["contact_fields"] = _mappings(
@@ -185,15 +181,6 @@ def _whole_seconds(value: Any, name: str, minimum: int = 0) -> int:
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum} (got {number}).")
     return number
-
-
-def _iso_date(value: Any, name: str) -> str:
-    text = value.isoformat() if isinstance(value, dt.date) else str(value)
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a date like 2024-01-01 (got {value!r}).") from None
-    return text
 
 
 def _custom_fields(value: Any, source: str) -> tuple[str, ...]:

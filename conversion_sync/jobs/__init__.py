@@ -1,0 +1,23 @@
+"""The sync job (what the sensor, the UI and `conversion-sync sync` run) and the push job."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from conversion_sync.partitions import SYNC_RUN_TAG
+
+PULL_ASSETS = ["salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts"]
+
+# Runs tagged as sync runs queue one at a time (dagster.yaml); a hung run is stopped after an hour
+# by run monitoring so it cannot block the sync forever.
+SYNC_TAGS = {SYNC_RUN_TAG: "true", "dagster/max_runtime": "3600"}
+
+sync_job = dg.define_asset_job(
+    "sync_job",
+    selection=dg.AssetSelection.assets(*PULL_ASSETS),
+    description="One sync cycle: pull Accounts, Contacts and Leads, then apply them to companies and contacts.",
+    tags=SYNC_TAGS,
+    # One process for the whole run: the steps are sequential anyway, and this saves a Python
+    # start-up per step (~3 s each).
+    executor_def=dg.in_process_executor,
+)

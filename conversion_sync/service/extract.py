@@ -69,6 +69,8 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
         before = watermarks.live_watermark(conn, sobject)
     stats = ExtractStats(sobject, window, watermark_before=before, watermark_after=before)
     try:
+        client.limits()          # H3: read the org's usage before spending any of it
+        client.check_budget()
         pages = _pages(client, settings, sobject, fields, window, stats)
         buffer: list = []
         for page in pages:

@@ -1,0 +1,74 @@
+"""The Conversion assets: companies (R6, from Accounts) and matched contacts (R3-R5, R7, R8)."""
+
+
+import dagster as dg
+from sqlalchemy import select
+
+from conversion_sync.assets.runtime import count_metadata, record_step, run_partitions, utcnow
+from conversion_sync.assets.salesforce import OWNERS, salesforce_accounts, salesforce_contacts, salesforce_leads
+from conversion_sync.partitions import SYNC_POOL, sync_partitions
+from conversion_sync.resources.database import ConversionDatabase
+from conversion_sync.service.apply import apply_accounts, apply_people
+from conversion_sync.store.schema import sync_warnings
+
+COMPANY_COUNTS = ["applied", "created", "updated", "unlinked", "failed"]
+CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "updated", "moved_company",
+                  "relinked", "unlinked", "folded", "skipped_no_email", "skipped_converted", "failed", "warnings"]
+
+
+@dg.asset(
+    deps=[salesforce_accounts, salesforce_contacts, salesforce_leads],
+    partitions_def=sync_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=SYNC_POOL,
+    group_name="conversion",
+    kinds={"sql"},
+    owners=OWNERS,
+    description="Companies: one per Salesforce Account, linked by Account id (R6); a deleted Account "
+                "unlinks its company (R8). Field values follow the sync preferences (R5).",
+)
+def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
+    engine, settings, started = database.engine(), database.settings(), utcnow()
+    with database.sync_lock(holder=f"run {context.run_id[:8]} companies"):
+        counts = apply_accounts(engine, settings, run_id=context.run_id, now=utcnow(), progress=context.log.info)
+    record_step(engine, context.run_id, "companies", run_partitions(context)[-1][0], started,
+                status="success", stats=counts)
+    return dg.MaterializeResult(metadata=count_metadata(counts, COMPANY_COUNTS))
+
+
+@dg.asset(
+    deps=[companies, salesforce_contacts, salesforce_leads],
+    partitions_def=sync_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=SYNC_POOL,
+    group_name="conversion",
+    kinds={"sql"},
+    owners=OWNERS,
+    description="Contacts matched to Salesforce Leads and Contacts: by id, then by email, else created "
+                "(R4); fields by preference (R5); company links (R6); lead conversion (R7); deletes and "
+                "merges (R8); every change in sync_events (R9).",
+)
+def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
+    engine, settings, started = database.engine(), database.settings(), utcnow()
+    with database.sync_lock(holder=f"run {context.run_id[:8]} contacts"):
+        counts = apply_people(engine, settings, run_id=context.run_id, now=utcnow(), progress=context.log.info)
+    metadata = count_metadata(counts, CONTACT_COUNTS)
+    metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(engine, context.run_id))
+    record_step(engine, context.run_id, "contacts", run_partitions(context)[-1][0], started,
+                status="success", stats=counts)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _warnings_table(engine, run_id: str, limit: int = 50) -> str:
+    with engine.connect() as conn:
+        rows = conn.execute(select(sync_warnings.c.kind, sync_warnings.c.contact_id, sync_warnings.c.message)
+                            .where(sync_warnings.c.run_id == run_id).order_by(sync_warnings.c.id)
+                            .limit(limit + 1)).all()
+    if not rows:
+        return "No new warnings."
+    lines = ["| kind | contact | message |", "|---|---|---|"]
+    for row in rows[:limit]:
+        lines.append(f"| {row.kind} | {row.contact_id} | {row.message.replace('|', '/')} |")
+    if len(rows) > limit:
+        lines.append(f"| ... | | more in `conversion-sync warnings list` |")
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""What the sync assets share: the run's mode and partitions, the clock, and metadata (H1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+import dagster as dg
+from sqlalchemy import insert, update
+
+from conversion_sync.partitions import MODE_TAG, first_partition_start, partition_bounds
+from conversion_sync.store.schema import sync_runs
+from conversion_sync.sync.windows import PullWindow, plan_window
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def run_partitions(context: dg.AssetExecutionContext) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    return partition_bounds(list(context.partition_keys))
+
+
+def is_incremental(context: dg.AssetExecutionContext) -> bool:
+    return context.run.tags.get(MODE_TAG) == "incremental"
+
+
+def window_for(context: dg.AssetExecutionContext, *, live_watermark: dt.datetime | None,
+               lookback_seconds: int, settle_seconds: int, now: dt.datetime) -> PullWindow:
+    partitions = run_partitions(context)
+    return plan_window(range_start=partitions[0][1], range_end=partitions[-1][2],
+                       first_partition_start=first_partition_start(), live_watermark=live_watermark,
+                       incremental=is_incremental(context), now=now,
+                       lookback_seconds=lookback_seconds, settle_seconds=settle_seconds)
+
+
+def count_metadata(counts: Mapping[str, int], keys: list[str]) -> dict[str, Any]:
+    """Every H1 count as a number (the UI plots numeric metadata over time), zeros included."""
+    return {key: dg.MetadataValue.int(int(counts.get(key, 0))) for key in keys}
+
+
+def timestamp(value: dt.datetime | None) -> Any:
+    return dg.MetadataValue.timestamp(value) if value is not None else dg.MetadataValue.text("none yet")
+
+
+def record_step(engine, run_id: str, step: str, partition: str | None, started: dt.datetime, *,
+                status: str, stats: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+    """Keep a row per run and step for `conversion-sync status` (the UI has the same in its metadata)."""
+    values = {"finished_at": utcnow(), "status": status, "stats": dict(stats or {}), "error": error}
+    with engine.begin() as conn:
+        updated = conn.execute(update(sync_runs).where(sync_runs.c.run_id == run_id, sync_runs.c.step == step)
+                               .values(**values)).rowcount
+        if not updated:
+            conn.execute(insert(sync_runs).values(run_id=run_id, step=step, partition_key=partition,
+                                                  started_at=started, **values))

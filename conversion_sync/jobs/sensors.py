@@ -1,0 +1,55 @@
+"""The 5-minute sync sensor (R1): a sync run starts every 5 minutes, and only once no sync run is
+queued or running; a run that overruns is followed by the next one as soon as it ends."""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from conversion_sync.jobs import PULL_ASSETS, sync_job
+from conversion_sync.partitions import MODE_TAG, RANGE_END_TAG, RANGE_START_TAG, partition_key_for, partitions_start_date
+from conversion_sync.resources.database import ConversionDatabase
+from conversion_sync.store import watermarks
+
+SYNC_INTERVAL_SECONDS = 300
+ACTIVE_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                   dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.SUSPENDED]
+SYNC_JOB_NAMES = {"sync_job", "push_job"}
+_SYNC_ASSET_KEYS = {dg.AssetKey(name) for name in PULL_ASSETS} | {dg.AssetKey("salesforce_push")}
+
+
+def active_sync_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    """A queued or running run that writes to Conversion: a sync or push job, or any run (a
+    backfill, a manual materialization) that includes a sync asset."""
+    for record in instance.get_run_records(dg.RunsFilter(statuses=ACTIVE_STATUSES), limit=100):
+        run = record.dagster_run
+        if run.job_name in SYNC_JOB_NAMES or (run.asset_selection and run.asset_selection & _SYNC_ASSET_KEYS):
+            return run
+    return None
+
+
+def incremental_run_tags(database: ConversionDatabase, now: dt.datetime) -> dict[str, str]:
+    """Tags of an incremental sync run: its partition range runs from the day of the oldest live
+    watermark (or the first partition, for the very first sync) to today, so every day it pulls
+    shows as materialized in the UI."""
+    with database.engine().connect() as conn:
+        marks = [watermarks.live_watermark(conn, sobject) for sobject in ("Account", "Contact", "Lead")]
+    start = partitions_start_date() if any(m is None for m in marks) else partition_key_for(min(marks))
+    return {MODE_TAG: "incremental", RANGE_START_TAG: start, RANGE_END_TAG: partition_key_for(now)}
+
+
+@dg.sensor(job=sync_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Starts sync_job every 5 minutes, never while a sync run is queued or running.")
+def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabase):
+    active = active_sync_run(context.instance)
+    if active is not None:
+        return dg.SkipReason(f"sync run {active.run_id[:8]} ({active.job_name}) is {active.status.value.lower()}; "
+                             "the next cycle starts when it has finished")
+    now = dt.datetime.now(dt.timezone.utc)
+    last = context.instance.get_run_records(dg.RunsFilter(job_name=sync_job.name), limit=1)
+    if last:
+        started = last[0].start_time or last[0].create_timestamp.timestamp()
+        wait = SYNC_INTERVAL_SECONDS - (now.timestamp() - started)
+        if wait > 0:
+            return dg.SkipReason(f"last sync started {int(now.timestamp() - started)} s ago; next in {int(wait)} s")
+    return dg.RunRequest(tags=incremental_run_tags(database, now))
