@@ -270,9 +270,29 @@ class SalesforceSettings:
         return "access_token"
 
 
+def sandbox_env_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Where `conversion-sync sandbox` writes the settings of the sandbox org by default."""
+    return data_dir(environ) / "sandbox" / "sandbox.env"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
 def salesforce_settings_from_env(environ: Mapping[str, str] | None = None) -> SalesforceSettings:
-    """Read the SALESFORCE_* variables; one clear sentence for whatever is missing or wrong."""
+    """Read the SALESFORCE_* variables; one clear sentence for whatever is missing or wrong.
+
+    With no SALESFORCE_INSTANCE_URL at all, the settings the sandbox org wrote under the data
+    folder are used when that file exists (the embedded demo needs nothing set)."""
     env = os.environ if environ is None else environ
+    if not env.get("SALESFORCE_INSTANCE_URL", "").strip() and sandbox_env_file(env).is_file():
+        env = {**env, **read_env_file(sandbox_env_file(env))}
 
     def get(name: str) -> str | None:
         value = env.get(name, "").strip()

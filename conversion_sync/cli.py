@@ -1,0 +1,206 @@
+"""`conversion-sync`: a thin command line over the same jobs and store the Dagster code uses.
+
+Every command prints plain text, or JSON on stdout with --json. A domain error prints one sentence
+and exits 2; no traceback is the only message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Any, Callable
+
+from conversion_sync.errors import ConversionSyncError
+
+log = logging.getLogger(__name__)
+
+NOT_YET = {
+    "contacts add": "issue 5 (push sync and identity)",
+    "contacts import": "issue 5 (push sync and identity)",
+    "contacts push": "issue 5 (push sync and identity)",
+    "contacts merge": "issue 5 (push sync and identity)",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON on stdout")
+    parser = argparse.ArgumentParser(
+        prog="conversion-sync", parents=[common],
+        description="Two-way sync between a Salesforce org and the Conversion contact database.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("sync", parents=[common], help="run one sync cycle (pull then push) through sync_job")
+    commands.add_parser("status", parents=[common], help="watermarks, last runs, backlog, open warnings")
+
+    contacts = commands.add_parser("contacts", parents=[common], help="list, add, import, edit, push, merge contacts")
+    sub = contacts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = sub.add_parser("list", parents=[common], help="list contacts")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--email")
+    listing.add_argument("--push-state")
+    show = sub.add_parser("show", parents=[common], help="one contact with its history (R9)")
+    show.add_argument("id", type=int)
+    add = sub.add_parser("add", parents=[common], help="add or identify a contact (P1, P2)")
+    add.add_argument("--email")
+    add.add_argument("--first-name")
+    add.add_argument("--last-name")
+    add.add_argument("--title")
+    add.add_argument("--phone")
+    add.add_argument("--company-name")
+    add.add_argument("--user-id")
+    add.add_argument("--cookie")
+    add.add_argument("--salesforce-id")
+    choice = add.add_mutually_exclusive_group()
+    choice.add_argument("--sync-to-salesforce", dest="sync", action="store_const", const="immediate")
+    choice.add_argument("--skip-salesforce", dest="sync", action="store_const", const="skip")
+    importing = sub.add_parser("import", parents=[common], help="import contacts from a CSV file (P1)")
+    importing.add_argument("file")
+    choice = importing.add_mutually_exclusive_group()
+    choice.add_argument("--sync-to-salesforce", dest="sync", action="store_const", const="immediate")
+    choice.add_argument("--skip-salesforce", dest="sync", action="store_const", const="skip")
+    setting = sub.add_parser("set", parents=[common], help="edit one field of a contact in Conversion")
+    setting.add_argument("id", type=int)
+    setting.add_argument("field")
+    setting.add_argument("value")
+    push = sub.add_parser("push", parents=[common], help="push contacts to Salesforce now (P3)")
+    push.add_argument("ids", nargs="*", type=int)
+    push.add_argument("--all-skipped", action="store_true")
+    merge = sub.add_parser("merge", parents=[common], help="merge REMOVE into KEEP (P6)")
+    merge.add_argument("keep", type=int)
+    merge.add_argument("remove", type=int)
+
+    warnings = commands.add_parser("warnings", parents=[common], help="sync warnings")
+    wsub = warnings.add_subparsers(dest="action", metavar="ACTION", required=True)
+    wlist = wsub.add_parser("list", parents=[common], help="open warnings, newest first")
+    wlist.add_argument("--all", action="store_true", help="include resolved warnings")
+    wlist.add_argument("--kind")
+    wlist.add_argument("--limit", type=int, default=100)
+
+    commands.add_parser("sandbox", help="run the sandbox Salesforce org (see `conversion-sync sandbox --help`)",
+                        add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "sandbox":
+        from conversion_sync.sandbox.cli import main as sandbox_main
+
+        return sandbox_main(argv[1:])
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    name = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    if name in NOT_YET:
+        _fail(args, f"`conversion-sync {name}` is not available yet: it lands with {NOT_YET[name]}.")
+        return 2
+    handler = HANDLERS[name]
+    try:
+        payload, text = handler(args)
+    except ConversionSyncError as exc:
+        _fail(args, str(exc))
+        return exc.exit_code
+    if args.json:
+        from conversion_sync.store.queries import jsonable
+
+        print(json.dumps(jsonable(payload), indent=2, sort_keys=True))
+    else:
+        print(text)
+    return 0 if not (isinstance(payload, dict) and payload.get("success") is False) else 1
+
+
+def _fail(args, message: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message}))
+    print(f"conversion-sync: {message}", file=sys.stderr)
+
+
+def _engine():
+    from conversion_sync.resources.database import ConversionDatabase
+
+    return ConversionDatabase().engine()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# -- handlers: each returns (payload for --json, text) ----------------------------------------------
+
+def cmd_sync(args) -> tuple[Any, str]:
+    from conversion_sync.cli_text import cycle_text
+    from conversion_sync.service.cycle import run_sync_cycle
+
+    result = run_sync_cycle()
+    payload = {"run_id": result.run_id, "success": result.success, "error": result.error, "steps": result.steps}
+    return payload, cycle_text(result)
+
+
+def cmd_status(args) -> tuple[Any, str]:
+    from conversion_sync.cli_text import status_text
+    from conversion_sync.store.queries import status
+
+    with _engine().connect() as conn:
+        payload = status(conn)
+    return payload, status_text(payload)
+
+
+def cmd_contacts_list(args) -> tuple[Any, str]:
+    from conversion_sync.cli_text import table
+    from conversion_sync.store.queries import CONTACT_LIST_COLUMNS, list_contacts
+
+    with _engine().connect() as conn:
+        rows = list_contacts(conn, limit=args.limit, offset=args.offset, email=args.email, push_state=args.push_state)
+    return rows, table(rows, CONTACT_LIST_COLUMNS) if rows else "No contacts."
+
+
+def cmd_contacts_show(args) -> tuple[Any, str]:
+    from conversion_sync.cli_text import contact_text
+    from conversion_sync.errors import ContactNotFound
+    from conversion_sync.store.queries import contact_history, get_contact
+
+    with _engine().connect() as conn:
+        contact = get_contact(conn, args.id)
+        if contact is None:
+            raise ContactNotFound(f"There is no contact with id {args.id}.")
+        contact["history"] = contact_history(conn, args.id)
+    return contact, contact_text(contact)
+
+
+def cmd_contacts_set(args) -> tuple[Any, str]:
+    from conversion_sync.config import load_sync_settings
+    from conversion_sync.store.editing import set_contact_field
+
+    with _engine().begin() as conn:
+        changed = set_contact_field(conn, load_sync_settings(), args.id, args.field, args.value, now=_now())
+    text = (f"contact {args.id}: {args.field} set to {args.value!r}" if changed
+            else f"contact {args.id}: {args.field} already was {args.value!r}; nothing changed")
+    return {"contact_id": args.id, "field": args.field, "value": args.value, "changed": changed}, text
+
+
+def cmd_warnings_list(args) -> tuple[Any, str]:
+    from conversion_sync.cli_text import table
+    from conversion_sync.store.queries import list_warnings
+
+    with _engine().connect() as conn:
+        rows = list_warnings(conn, include_resolved=args.all, kind=args.kind, limit=args.limit)
+    return rows, table(rows, ["id", "kind", "contact_id", "related_contact_ids", "message", "created_at"]) \
+        if rows else "No open warnings."
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], tuple[Any, str]]] = {
+    "sync": cmd_sync,
+    "status": cmd_status,
+    "contacts list": cmd_contacts_list,
+    "contacts show": cmd_contacts_show,
+    "contacts set": cmd_contacts_set,
+    "warnings list": cmd_warnings_list,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

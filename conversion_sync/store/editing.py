@@ -1,0 +1,56 @@
+"""Conversion-side edits of contacts (a user, a form, the API): each sets the field's own
+updated_at, so the field rules (R5) know the edit is newer than what Salesforce said."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from conversion_sync.config import SyncSettings
+from conversion_sync.errors import ContactNotFound, InvalidInput
+from conversion_sync.store.events import write_events
+from conversion_sync.store.schema import contact_attributes, contacts
+from conversion_sync.sync.fields import CONTACT_FIELDS, normalize_value
+from conversion_sync.sync.model import SyncEvent
+from conversion_sync.sync.records import email_key
+
+
+def editable_fields(settings: SyncSettings) -> tuple[str, ...]:
+    return CONTACT_FIELDS + settings.custom_fields
+
+
+def set_contact_field(conn: Connection, settings: SyncSettings, contact_id: int, field: str, value: Any, *,
+                      now: dt.datetime, run_id: str | None = None, source: str = "cli") -> bool:
+    """Set one field of one contact; returns False when the value was already that."""
+    if field not in editable_fields(settings):
+        raise InvalidInput(f"'{field}' is not a contact field (fields: {', '.join(editable_fields(settings))}).")
+    new_value = normalize_value(value)
+    if field == "email" and new_value is not None and ("@" not in new_value or " " in new_value):
+        raise InvalidInput(f"{new_value!r} is not an email address.")
+    row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).first()
+    if row is None:
+        raise ContactNotFound(f"There is no contact with id {contact_id}.")
+    if field in CONTACT_FIELDS:
+        old_value = getattr(row, field)
+        if old_value == new_value:
+            return False
+        values = {field: new_value, f"{field}_updated_at": now}
+        if field == "email":
+            values["email_key"] = email_key(new_value)
+    else:
+        old_value = conn.execute(select(contact_attributes.c.value).where(
+            contact_attributes.c.contact_id == contact_id, contact_attributes.c.name == field)).scalar()
+        if old_value == new_value:
+            return False
+        conn.execute(delete(contact_attributes).where(contact_attributes.c.contact_id == contact_id,
+                                                      contact_attributes.c.name == field))
+        conn.execute(insert(contact_attributes).values(contact_id=contact_id, name=field, value=new_value,
+                                                       updated_at=now))
+        values = {}
+    conn.execute(update(contacts).where(contacts.c.id == contact_id)
+                 .values(updated_at=now, edited_in_conversion_at=now, **values))
+    write_events(conn, [SyncEvent("contact_edited", "P5", contact_key=contact_id, changes={field: [old_value, new_value]},
+                                  detail=f"edited in Conversion ({source})")], {}, {}, run_id=run_id, now=now)
+    return True

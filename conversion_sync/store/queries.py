@@ -1,0 +1,113 @@
+"""Read-side queries for the CLI and the Python API: contacts, warnings, runs, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from conversion_sync.store import staging, watermarks
+from conversion_sync.store.schema import (
+    companies,
+    contact_identifiers,
+    contacts,
+    salesforce_records,
+    sync_events,
+    sync_runs,
+    sync_warnings,
+)
+
+CONTACT_LIST_COLUMNS = ["id", "email", "first_name", "last_name", "company_name", "company_id", "salesforce_id",
+                        "salesforce_object", "salesforce_sync", "push_state", "updated_at"]
+
+
+def list_contacts(conn: Connection, *, limit: int = 50, offset: int = 0, email: str | None = None,
+                  salesforce_id: str | None = None, push_state: str | None = None) -> list[dict[str, Any]]:
+    query = select(*[contacts.c[name] for name in CONTACT_LIST_COLUMNS]).order_by(contacts.c.id)
+    if email:
+        query = query.where(contacts.c.email_key == email.strip().lower())
+    if salesforce_id:
+        query = query.where(contacts.c.salesforce_id == salesforce_id)
+    if push_state:
+        query = query.where(contacts.c.push_state == push_state)
+    return [dict(row._mapping) for row in conn.execute(query.limit(limit).offset(offset))]
+
+
+def get_contact(conn: Connection, contact_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).first()
+    if row is None:
+        return None
+    contact = dict(row._mapping)
+    contact["identifiers"] = [dict(r._mapping) for r in conn.execute(
+        select(contact_identifiers.c.kind, contact_identifiers.c.value)
+        .where(contact_identifiers.c.contact_id == contact_id))]
+    return contact
+
+
+def contact_history(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    """R9: why did this contact change? Every event, oldest first."""
+    return [dict(r._mapping) for r in conn.execute(
+        select(sync_events).where(sync_events.c.contact_id == contact_id).order_by(sync_events.c.id))]
+
+
+def list_warnings(conn: Connection, *, include_resolved: bool = False, limit: int = 100,
+                  kind: str | None = None) -> list[dict[str, Any]]:
+    query = select(sync_warnings).order_by(sync_warnings.c.id.desc()).limit(limit)
+    if not include_resolved:
+        query = query.where(sync_warnings.c.resolved_at.is_(None))
+    if kind:
+        query = query.where(sync_warnings.c.kind == kind)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def recent_runs(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
+    """The last runs with their steps' stats (H1)."""
+    run_ids = [row.run_id for row in conn.execute(
+        select(sync_runs.c.run_id, func.max(sync_runs.c.started_at).label("started"))
+        .group_by(sync_runs.c.run_id).order_by(func.max(sync_runs.c.started_at).desc()).limit(limit))]
+    runs = []
+    for run_id in run_ids:
+        steps = [dict(r._mapping) for r in conn.execute(
+            select(sync_runs).where(sync_runs.c.run_id == run_id).order_by(sync_runs.c.started_at))]
+        runs.append({"run_id": run_id, "started_at": min(s["started_at"] for s in steps),
+                     "finished_at": max((s["finished_at"] for s in steps if s["finished_at"]), default=None),
+                     "status": "failure" if any(s["status"] != "success" for s in steps) else "success",
+                     "steps": {s["step"]: s["stats"] for s in steps}})
+    return runs
+
+
+def status(conn: Connection) -> dict[str, Any]:
+    """What `conversion-sync status` shows: watermarks, last runs, warnings, backlog, failures."""
+    failed = conn.execute(select(salesforce_records.c.sobject, salesforce_records.c.salesforce_id,
+                                 salesforce_records.c.attempts, salesforce_records.c.last_error,
+                                 salesforce_records.c.next_attempt_at)
+                          .where(salesforce_records.c.last_error.is_not(None), salesforce_records.c.pending.is_(True))
+                          .order_by(salesforce_records.c.salesforce_id).limit(20)).all()
+    return {
+        "contacts": conn.execute(select(func.count()).select_from(contacts)).scalar(),
+        "linked_contacts": conn.execute(select(func.count()).select_from(contacts)
+                                        .where(contacts.c.salesforce_id.is_not(None))).scalar(),
+        "companies": conn.execute(select(func.count()).select_from(companies)).scalar(),
+        "watermarks": watermarks.list_watermarks(conn),
+        "pending_records": staging.pending_count(conn),
+        "failed_records": [dict(r._mapping) for r in failed],
+        "push_queue": dict(conn.execute(select(contacts.c.push_state, func.count())
+                                        .where(contacts.c.push_state.is_not(None))
+                                        .group_by(contacts.c.push_state)).all()),
+        "open_warnings": dict(conn.execute(select(sync_warnings.c.kind, func.count())
+                                           .where(sync_warnings.c.resolved_at.is_(None))
+                                           .group_by(sync_warnings.c.kind)).all()),
+        "last_runs": recent_runs(conn),
+    }
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+

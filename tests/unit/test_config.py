@@ -1,0 +1,95 @@
+"""SPEC §4: settings from the environment and the YAML file; every bad value stops with one
+sentence that names it, and no secret appears in any message."""
+
+import pytest
+
+from conversion_sync.config import load_sync_settings, salesforce_settings_from_env
+from conversion_sync.errors import ConfigError
+from conversion_sync.sync.fields import Preference
+
+URL = "https://example.my.salesforce.com"
+
+
+def test_defaults():
+    settings = load_sync_settings({})
+    assert (settings.lookback_seconds, settings.settle_seconds) == (300, 5)
+    assert settings.contact_mapping("title").preference is Preference.PREFER_SALESFORCE_UNLESS_EMPTY
+    assert settings.contact_mapping("email").salesforce == {"Lead": "Email", "Contact": "Email"}
+
+
+def test_yaml_overrides_and_environment_overrides_yaml(tmp_path):
+    path = tmp_path / "sync.yaml"
+    path.write_text("""
+lookback_seconds: 600
+settle_seconds: 5
+fields:
+  title: {salesforce: Title, preference: two_way}
+  phone: {salesforce: {Lead: Phone, Contact: MobilePhone}, preference: always_prefer_salesforce}
+  score: {salesforce: {Lead: Score__c}}
+custom_fields: [score]
+""")
+    settings = load_sync_settings({"CONVERSION_SYNC_CONFIG": str(path), "CONVERSION_SYNC_SETTLE_SECONDS": "9"})
+    assert settings.lookback_seconds == 600 and settings.settle_seconds == 9
+    assert settings.contact_mapping("title").preference is Preference.TWO_WAY
+    assert settings.contact_mapping("phone").salesforce == {"Lead": "Phone", "Contact": "MobilePhone"}
+    assert "Score__c" in settings.salesforce_fields("Lead")
+    assert "Score__c" not in settings.salesforce_fields("Contact")
+
+
+@pytest.mark.parametrize("content, named", [
+    ("lookbak_seconds: 3", "lookbak_seconds"),
+    ("fields:\n  tittle: {salesforce: Title}", "tittle"),
+    ("fields:\n  title: {salesforce: Title, preference: sometimes}", "sometimes"),
+    ("fields:\n  title: {salesforce: Title, prefrence: two_way}", "prefrence"),
+    ("fields:\n  title: {salesforce: {Opportunity: Title}}", "Opportunity"),
+    ("lookback_seconds: -5", "lookback_seconds"),
+    ("api_budget_share: 2", "api_budget_share"),
+    ("new_record_object: Account", "new_record_object"),
+    ("lookback_seconds: [1", "line"),
+])
+def test_a_bad_setting_is_refused_with_a_sentence_naming_it(tmp_path, content, named):
+    path = tmp_path / "sync.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as error:
+        load_sync_settings({"CONVERSION_SYNC_CONFIG": str(path)})
+    assert named in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_bad_environment_numbers_and_missing_file():
+    with pytest.raises(ConfigError, match="CONVERSION_SYNC_LOOKBACK_SECONDS"):
+        load_sync_settings({"CONVERSION_SYNC_LOOKBACK_SECONDS": "five minutes"})
+    with pytest.raises(ConfigError, match="not a readable file"):
+        load_sync_settings({"CONVERSION_SYNC_CONFIG": "/nonexistent/sync.yaml"})
+
+
+@pytest.mark.parametrize("env, says", [
+    ({}, "Set SALESFORCE_INSTANCE_URL"),
+    ({"SALESFORCE_INSTANCE_URL": "http://example.com"}, "must be an https:// address"),
+    ({"SALESFORCE_INSTANCE_URL": URL}, "Set SALESFORCE_ACCESS_TOKEN, or SALESFORCE_CLIENT_ID"),
+    ({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_CLIENT_ID": "id"}, "SALESFORCE_CLIENT_SECRET is not"),
+    ({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_CLIENT_SECRET": "s3cr3t-value"}, "SALESFORCE_CLIENT_ID is not"),
+    ({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_USERNAME": "u@example.com"}, "SALESFORCE_PASSWORD is not"),
+    ({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_ACCESS_TOKEN": "t0k3n-value", "SALESFORCE_CA_BUNDLE": "/no/ca.pem"},
+     "SALESFORCE_CA_BUNDLE names /no/ca.pem"),
+])
+def test_salesforce_settings_errors(env, says):
+    with pytest.raises(ConfigError) as error:
+        salesforce_settings_from_env(env)
+    message = str(error.value)
+    assert says in message
+    for secret in ("s3cr3t-value", "t0k3n-value"):
+        assert secret not in message
+
+
+def test_auth_modes():
+    assert salesforce_settings_from_env({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_ACCESS_TOKEN": "t"}).auth_mode == "access_token"
+    assert salesforce_settings_from_env({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_CLIENT_ID": "i",
+                                         "SALESFORCE_CLIENT_SECRET": "s"}).auth_mode == "client_credentials"
+    assert salesforce_settings_from_env({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_USERNAME": "u",
+                                         "SALESFORCE_PASSWORD": "p"}).auth_mode == "soap_password"
+    settings = salesforce_settings_from_env({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_CLIENT_ID": "i",
+                                             "SALESFORCE_CLIENT_SECRET": "sec-ret-1", "SALESFORCE_USERNAME": "u",
+                                             "SALESFORCE_PASSWORD": "pass-word-2", "SALESFORCE_SECURITY_TOKEN": "tok-3"})
+    assert settings.auth_mode == "password"
+    assert not any(secret in repr(settings) for secret in ("sec-ret-1", "pass-word-2", "tok-3"))
