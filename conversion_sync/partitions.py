@@ -40,7 +40,12 @@ def partition_bounds(keys: list[str]) -> list[tuple[str, dt.datetime, dt.datetim
 
 
 def first_partition_start() -> dt.datetime:
-    return dt.datetime.fromisoformat(partitions_start_date()).replace(tzinfo=dt.timezone.utc)
+    """Start of the first partition as built at load time (the env may have changed since)."""
+    return sync_partitions.start.astimezone(dt.timezone.utc)
+
+
+def first_partition_key() -> str:
+    return partition_key_for(first_partition_start())
 
 
 def partition_key_for(moment: dt.datetime) -> str:

@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from conversion_sync.jobs import PULL_ASSETS, sync_job
-from conversion_sync.partitions import MODE_TAG, RANGE_END_TAG, RANGE_START_TAG, partition_key_for, partitions_start_date
+from conversion_sync.partitions import MODE_TAG, RANGE_END_TAG, RANGE_START_TAG, first_partition_key, partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.store import watermarks
 
@@ -34,7 +34,7 @@ def incremental_run_tags(database: ConversionDatabase, now: dt.datetime) -> dict
     shows as materialized in the UI."""
     with database.engine().connect() as conn:
         marks = [watermarks.live_watermark(conn, sobject) for sobject in ("Account", "Contact", "Lead")]
-    start = partitions_start_date() if any(m is None for m in marks) else partition_key_for(min(marks))
+    start = first_partition_key() if any(m is None for m in marks) else max(first_partition_key(), partition_key_for(min(marks)))
     return {MODE_TAG: "incremental", RANGE_START_TAG: start, RANGE_END_TAG: partition_key_for(now)}
 
 

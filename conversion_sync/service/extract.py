@@ -49,12 +49,19 @@ def select_fields(sobject: str, settings: SyncSettings) -> list[str]:
     return fields
 
 
+def soql_datetime(value: dt.datetime) -> str:
+    """A datetime literal with milliseconds (format_soql drops sub-second precision, which would
+    shift a window bound by up to a second); built from a datetime, never from user input."""
+    value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
 def window_soql(sobject: str, fields: list[str], window: PullWindow, *, count: bool = False) -> str:
-    conditions = ["SystemModstamp <= {upper}"]
-    params = {"upper": window.upper}
+    conditions = ["SystemModstamp <= {upper:literal}"]
+    params = {"upper": soql_datetime(window.upper)}
     if window.lower is not None:
-        conditions.insert(0, "SystemModstamp >= {lower}")
-        params["lower"] = window.lower
+        conditions.insert(0, "SystemModstamp >= {lower:literal}")
+        params["lower"] = soql_datetime(window.lower)
     selected = "COUNT()" if count else ", ".join(fields)
     order = "" if count else " ORDER BY SystemModstamp, Id"
     return format_soql(f"SELECT {selected} FROM {sobject} WHERE {' AND '.join(conditions)}{order}", **params)

@@ -41,6 +41,7 @@ def plan_window(*, range_start: dt.datetime, range_end: dt.datetime, first_parti
                 lookback_seconds: int, settle_seconds: int) -> PullWindow:
     """The window one run pulls, for the partition range [range_start, range_end)."""
     horizon = now - dt.timedelta(seconds=settle_seconds)
+    horizon = horizon.replace(microsecond=horizon.microsecond // 1000 * 1000)  # SOQL literals carry ms
     if incremental:
         lower = None if live_watermark is None else live_watermark - dt.timedelta(seconds=lookback_seconds)
         upper = horizon
