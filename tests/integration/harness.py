@@ -38,20 +38,25 @@ class SyncHarness:
         self.last_client = None
 
     # -- running the sync ---------------------------------------------------------------------
-    def pull(self, *, apply: bool = True, objects=OBJECTS) -> dict[str, Counter]:
-        """One incremental pull (extract each object, then apply), as the sync job's steps do."""
+    def backfill(self, days: list[str] | None = None, **kwargs) -> dict[str, Counter]:
+        """Re-pull whole days (default: today), as a backfill of those partitions does."""
+        return self.pull(days=days or [partition_key_for(utcnow())], incremental=False, **kwargs)
+
+    def pull(self, *, apply: bool = True, objects=OBJECTS, days: list[str] | None = None,
+             incremental: bool = True) -> dict[str, Counter]:
+        """One pull (extract each object, then apply), as the sync job's steps do."""
         settings = load_sync_settings()
         client = SalesforceResource(backoff_seconds=0.01).client(budget_share=settings.api_budget_share)
         self.last_client = client
         now = utcnow()
-        today = partition_bounds([partition_key_for(now)])
+        today = partition_bounds(days or [partition_key_for(now)])
         results: dict[str, Counter] = {}
         for sobject in objects:
             with self.engine.connect() as conn:
                 live = watermarks.live_watermark(conn, sobject)
-            window = plan_window(range_start=today[0][1], range_end=today[0][2],
+            window = plan_window(range_start=today[0][1], range_end=today[-1][2],
                                  first_partition_start=first_partition_start(), live_watermark=live,
-                                 incremental=True, now=utcnow(), lookback_seconds=settings.lookback_seconds,
+                                 incremental=incremental, now=utcnow(), lookback_seconds=settings.lookback_seconds,
                                  settle_seconds=settings.settle_seconds)
             stats = extract(self.engine, client, settings, sobject, window, partitions=today, run_id="test",
                             now=utcnow)
@@ -82,6 +87,13 @@ class SyncHarness:
     def contact(self, contact_id: int):
         with self.engine.connect() as conn:
             return conn.execute(select(contacts).where(contacts.c.id == contact_id)).first()
+
+    def attribute(self, contact_id: int, name: str):
+        from conversion_sync.store.schema import contact_attributes
+
+        with self.engine.connect() as conn:
+            return conn.execute(select(contact_attributes.c.value).where(
+                contact_attributes.c.contact_id == contact_id, contact_attributes.c.name == name)).scalar()
 
     def companies(self) -> list[Any]:
         with self.engine.connect() as conn:
