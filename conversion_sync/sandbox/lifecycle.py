@@ -28,18 +28,16 @@ CONVERTED_STATUS = "Closed - Converted"
 STAMP_FIELDS = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
 
 
-def _seed_value(fdef: Any, value: Any) -> Any:
-    if value is None or value == "":
-        return fdef.default if fdef.type == "boolean" else None
+def _seed_converter(fdef: Any) -> Any:
+    """A value converter for one seeded field, or None when values are stored as given."""
     if fdef.type == "datetime":
-        return datetime_to_ms(value) if isinstance(value, datetime) else parse_datetime_text(str(value))
+        return lambda v: datetime_to_ms(v) if isinstance(v, datetime) else parse_datetime_text(str(v))
     if fdef.type == "date":
-        if isinstance(value, datetime):
-            return value.date().isoformat()
-        return value.isoformat() if isinstance(value, date) else parse_date_text(str(value))
+        return lambda v: (v.date().isoformat() if isinstance(v, datetime)
+                          else v.isoformat() if isinstance(v, date) else parse_date_text(str(v)))
     if fdef.type in ("id", "reference"):
-        return to_18(value)
-    return value
+        return to_18
+    return None
 
 
 def seed(org: "SandboxOrg", table: Table, records: list[dict[str, Any]]) -> list[str]:
@@ -47,39 +45,49 @@ def seed(org: "SandboxOrg", table: Table, records: list[dict[str, Any]]) -> list
     schema = table.schema
     stamp = org.clock.stamp()
     template = dml.new_row(org, schema, "", stamp, org.sales_user_id)
-    resolved: dict[str, Any] = {}
+    resolved: dict[str, tuple[int, Any, Any]] = {}
     cpos, lpos, spos = (schema.pos(n) for n in STAMP_FIELDS)
     name_fields = (schema.pos("FirstName"), schema.pos("LastName"), schema.pos("Name")) \
         if schema.name in dml.NAME_OBJECTS else None
-    required = schema.required_on_create
+    required = [f.pos for f in schema.required_on_create]
+    prefix, next_id = schema.key_prefix, org.idgen.next
     rows = []
     for n, record in enumerate(records):
         row = template.copy()
-        given: set[int] = set()
+        stamped = False
         for key, value in record.items():
-            fdef = resolved.get(key)
-            if fdef is None:
+            spec = resolved.get(key)
+            if spec is None:
                 fdef = schema.get(key)
                 if fdef is None or fdef.name == "Id":
                     raise SandboxError("INVALID_FIELD", f"record {n}: cannot seed field '{key}' on {schema.name}")
-                resolved[key] = fdef
-            try:
-                row[fdef.pos] = _seed_value(fdef, value)
-            except (ValueError, InvalidSalesforceId) as exc:
-                raise SandboxError("INVALID_FIELD", f"record {n}: bad value for {fdef.name}: {exc}") from None
-            given.add(fdef.pos)
-        if cpos in given and lpos not in given:
-            row[lpos] = row[cpos]
-        if spos not in given:
-            row[spos] = max(row[lpos], row[cpos])
+                spec = resolved[key] = (fdef.pos, _seed_converter(fdef), fdef.default if fdef.type == "boolean" else None)
+            pos, convert, empty = spec
+            if value is None or value == "":
+                row[pos] = empty
+                continue
+            if convert is not None:
+                try:
+                    value = convert(value)
+                except (ValueError, InvalidSalesforceId) as exc:
+                    raise SandboxError("INVALID_FIELD", f"record {n}: bad value for {key}: {exc}") from None
+                stamped = stamped or pos in (cpos, lpos, spos)
+            row[pos] = value
+        if stamped:
+            given = {resolved[key][0] for key in record if record[key] not in (None, "")}
+            if cpos in given and lpos not in given:
+                row[lpos] = row[cpos]
+            if spos not in given:
+                row[spos] = max(row[lpos], row[cpos])
         if name_fields:
             first, last = row[name_fields[0]], row[name_fields[1]]
             row[name_fields[2]] = f"{first} {last}" if first and last else (last or first)
-        for fdef in required:
-            if row[fdef.pos] is None:
-                raise SandboxError("REQUIRED_FIELD_MISSING",
-                                   f"record {n}: Required fields are missing: [{fdef.name}]", [fdef.name])
-        row[0] = org.idgen.next(schema.key_prefix)
+        for pos in required:
+            if row[pos] is None:
+                name = schema.fields[pos].name
+                raise SandboxError("REQUIRED_FIELD_MISSING", f"record {n}: Required fields are missing: [{name}]",
+                                   [name])
+        row[0] = next_id(prefix)
         rows.append(row)
     ids = table.bulk_insert(rows)
     logger.info("seeded %d %s records", len(ids), schema.name)
