@@ -29,13 +29,14 @@ class SandboxAdminClient:
         self.session.trust_env = False
         self.session.headers["Authorization"] = f"Bearer {admin_token}"
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        response = self.session.post(f"{self.instance_url}/sandbox/admin/{method}", json={"kwargs": encode(kwargs)},
-                                     timeout=self.timeout)
+    def _call(self, _operation: str, /, **kwargs: Any) -> Any:
+        """POST one admin call and decode its result (SandboxError on failure)."""
+        response = self.session.post(f"{self.instance_url}/sandbox/admin/{_operation}",
+                                     json={"kwargs": encode(kwargs)}, timeout=self.timeout)
         try:
             payload = response.json()
         except ValueError:
-            raise SandboxError("UNKNOWN_EXCEPTION", f"admin call {method} answered {response.status_code}: "
+            raise SandboxError("UNKNOWN_EXCEPTION", f"admin call {_operation} answered {response.status_code}: "
                                f"{response.text[:200]}", status=response.status_code) from None
         if response.status_code != 200:
             raise SandboxError.from_dict(payload.get("error") or {"code": "UNKNOWN_EXCEPTION",

@@ -28,7 +28,7 @@ from .usage import DEFAULT_DAILY_LIMIT
 
 logger = logging.getLogger(__name__)
 
-CA_FILE = "sandbox-ca.pem"
+CA_FILE = "ca.pem"
 
 
 class Sandbox:
