@@ -28,11 +28,12 @@ CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "upda
                 "unlinks its company (R8). Field values follow the sync preferences (R5).",
 )
 def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
-    engine, settings, started = database.engine(), database.settings(), utcnow()
+    engine, settings = database.engine(), database.settings()
     with database.sync_lock(holder=f"run {context.run_id[:8]} companies"):
-        counts = apply_accounts(engine, settings, run_id=context.run_id, now=utcnow(), progress=context.log.info)
-    record_step(engine, context.run_id, "companies", run_partitions(context)[-1][0], started,
-                status="success", stats=counts)
+        started = utcnow()
+        counts = apply_accounts(engine, settings, run_id=context.run_id, now=started, progress=context.log.info)
+        record_step(engine, context.run_id, "companies", run_partitions(context)[-1][0], started,
+                    status="success", stats=counts)
     return dg.MaterializeResult(metadata=count_metadata(counts, COMPANY_COUNTS))
 
 
@@ -49,13 +50,14 @@ def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -
                 "merges (R8); every change in sync_events (R9).",
 )
 def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
-    engine, settings, started = database.engine(), database.settings(), utcnow()
+    engine, settings = database.engine(), database.settings()
     with database.sync_lock(holder=f"run {context.run_id[:8]} contacts"):
-        counts = apply_people(engine, settings, run_id=context.run_id, now=utcnow(), progress=context.log.info)
+        started = utcnow()
+        counts = apply_people(engine, settings, run_id=context.run_id, now=started, progress=context.log.info)
+        record_step(engine, context.run_id, "contacts", run_partitions(context)[-1][0], started,
+                    status="success", stats=counts)
     metadata = count_metadata(counts, CONTACT_COUNTS)
     metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(engine, context.run_id))
-    record_step(engine, context.run_id, "contacts", run_partitions(context)[-1][0], started,
-                status="success", stats=counts)
     return dg.MaterializeResult(metadata=metadata)
 
 

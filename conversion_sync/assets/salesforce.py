@@ -40,11 +40,11 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
                  database: ConversionDatabase) -> dg.MaterializeResult:
         settings = database.settings()
         engine = database.engine()
-        started = utcnow()
         if not getattr(settings, switch):
             context.log.info("%s are switched off (%s: false); nothing pulled", sobject, switch)
             return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"{switch} is false")})
         with database.sync_lock(holder=f"run {context.run_id[:8]} {name}"):
+            started = utcnow()
             client = salesforce.client(budget_share=settings.api_budget_share)
             with engine.connect() as conn:
                 live = watermarks.live_watermark(conn, sobject)
@@ -55,7 +55,9 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
             stats = extract(engine, client, settings, sobject, window,
                             partitions=run_partitions(context),
                             run_id=context.run_id, now=utcnow, progress=context.log.info)
-        stats.counts["api_calls"] = client.usage.total
+            stats.counts["api_calls"] = client.usage.total
+            record_step(engine, context.run_id, name, partition_key_for(window.upper), started, status="success",
+                        stats={**stats.counts, "stopped": stats.stopped})
         metadata = {
             **count_metadata(stats.counts, EXTRACT_COUNTS),
             "api": dg.MetadataValue.text(stats.api),
@@ -69,8 +71,6 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
         if stats.stopped:
             metadata["stopped"] = dg.MetadataValue.text(stats.stopped)
             context.log.warning(stats.stopped)
-        record_step(engine, context.run_id, name, partition_key_for(window.upper), started, status="success",
-                    stats={**stats.counts, "stopped": stats.stopped})
         return dg.MaterializeResult(metadata=metadata)
 
     return _extract

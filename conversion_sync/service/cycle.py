@@ -20,6 +20,7 @@ class CycleResult:
     run_id: str
     success: bool
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)   # asset -> metadata values
+    checks: dict[str, bool] = field(default_factory=dict)             # asset check -> passed
     error: str | None = None
 
 
@@ -48,6 +49,9 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
             name = materialization.asset_key.to_user_string()
             cycle.steps[name] = {key: getattr(value, "value", value)
                                  for key, value in materialization.metadata.items()}
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            cycle.checks[evaluation.check_name] = evaluation.passed
         elif event.is_step_failure and cycle.error is None:
             error = event.step_failure_data.error
             cycle.error = user_message(error)
