@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Callable
 
+from .blocklist import Window
 from .errors import SandboxError
 from .schema import STRING_TYPES, FieldDef
 from .soql import BoolOp, Cmp, Literal, Node, Query, soql_error
@@ -33,22 +34,22 @@ FIELD_HINT = ("If you are attempting to use a custom field, be sure to append th
 
 @dataclass
 class Result:
-    """A query's frozen result: `items` (rows, or index entries when `entries`), select list, size."""
+    """A query's frozen result: rows (a list, or a `Window` of index entries), select list, size."""
 
     sobject: str
     fields: list[FieldDef]
-    items: list
-    entries: bool
+    items: list | Window
     total: int
     count_only: bool = False
     aggregate: dict[str, Any] | None = None
 
     def rows(self, start: int, stop: int) -> list[list]:
-        chunk = self.items[start:stop]
-        return [e[2] for e in chunk] if self.entries else chunk
+        if isinstance(self.items, Window):
+            return [e[2] for e in self.items.entries(start, stop)]
+        return self.items[start:stop]
 
     def all_rows(self) -> list[list]:
-        return self.rows(0, len(self.items))
+        return self.rows(0, self.total)
 
 
 def resolve_object(query: Query, tables: dict[str, Table]) -> Table:
@@ -188,59 +189,52 @@ def execute(query: Query, tables: dict[str, Table], include_deleted: bool, now_m
     pred = compile_node(query, table, query.where, now_ms) if query.where is not None else None
     conj = _conjuncts(query.where)
     del_pos = table.del_pos
-    items: list
-    entries = False
+    items: list | Window
     presorted = False
     ids = _lookup_ids(query, table, conj, now_ms) if conj else None
     if ids is not None:
-        items = [table.rows[rid] for rid in ids]
-        items = [r for r in items if (include_deleted or not r[del_pos]) and (pred is None or pred(r))]
+        rows = [table.rows[rid] for rid in ids]
+        items = [r for r in rows if (include_deleted or not r[del_pos]) and (pred is None or pred(r))]
         items.sort(key=itemgetter(0))
     else:
         used, (lo, lo_incl, hi, hi_incl), rest = _sms_bounds(query, table, conj, now_ms)
         order = _index_order(query, table)
         if used or order is not None:
             i, j = table.sms_bounds(include_deleted, lo, lo_incl, hi, hi_incl)
-            source = table.sorted_entries(include_deleted)
-            residual = compile_node(query, table, BoolOp("AND", rest) if len(rest) > 1 else rest[0], now_ms) \
-                if rest else None
-            if residual is None:
-                if query.count_only and not query.order and query.limit is None and query.offset is None:
-                    return Result(schema.name, [], [], False, j - i, count_only=True)
-                items = source[i:j]
+            if query.count_only and not rest and query.limit is None and not query.offset:
+                return Result(schema.name, [], [], j - i, count_only=True)
+            window = table.sorted_entries(include_deleted).window(i, j, reverse=bool(order))
+            if rest:
+                residual = compile_node(query, table, BoolOp("AND", rest) if len(rest) > 1 else rest[0], now_ms)
+                items = [e[2] for e in window if residual(e[2])]
             else:
-                items = [e for e in source[i:j] if residual(e[2])]
-            entries = True
-            if order is not None:
-                presorted = True
-                if order:
-                    items.reverse()
+                items = window
+            presorted = order is not None
         else:
-            rows = table.rows.values()
+            all_rows = table.rows.values()
             if include_deleted:
-                items = [r for r in rows if pred(r)] if pred else list(rows)
+                items = [r for r in all_rows if pred(r)] if pred else list(all_rows)
             else:
-                items = [r for r in rows if not r[del_pos] and (pred is None or pred(r))]
+                items = [r for r in all_rows if not r[del_pos] and (pred is None or pred(r))]
     if query.order and not presorted:
-        if entries:
+        if isinstance(items, Window):
             items = [e[2] for e in items]
-            entries = False
         items = _sort(items, query, table)
-    if query.offset:
-        items = items[query.offset:]
-    if query.limit is not None:
-        items = items[: query.limit]
+    if query.offset or query.limit is not None:
+        stop = None if query.limit is None else (query.offset or 0) + query.limit
+        items = items.slice(query.offset or 0, stop) if isinstance(items, Window) \
+            else items[query.offset or 0: stop]
     if query.count_only:
-        return Result(schema.name, [], [], False, len(items), count_only=True)
+        return Result(schema.name, [], [], len(items), count_only=True)
     aggregates = [item for item in query.select if item.aggregate]
     if aggregates:
         if len(aggregates) != len(query.select):
             raise soql_error(query.text, aggregates[0].pos, "MALFORMED_QUERY",
                              "Field must be grouped or aggregated: " + (fields[0].name if fields else "Id"))
         agg: dict[str, Any] = {}
-        rows = items if not entries else [e[2] for e in items]
+        rows = [e[2] for e in items] if isinstance(items, Window) else items
         for n, item in enumerate(aggregates):
             fdef = resolve_field(query, table, item.name or "Id", item.pos)
             agg[item.alias or f"expr{n}"] = sum(1 for r in rows if r[fdef.pos] is not None)
-        return Result(schema.name, [], [], False, 1, aggregate=agg)
-    return Result(schema.name, fields, items, entries, len(items))
+        return Result(schema.name, [], [], 1, aggregate=agg)
+    return Result(schema.name, fields, items, len(items))

@@ -11,7 +11,7 @@ from conversion_sync.sync.ids import InvalidSalesforceId, to_18
 
 from . import dml
 from .errors import SandboxError
-from .store import Table
+from .store import Table, normalize_id
 from .values import datetime_to_ms, ms_to_datetime, parse_date_text, parse_datetime_text
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _seed_converter(fdef: Any) -> Any:
         return lambda v: (v.date().isoformat() if isinstance(v, datetime)
                           else v.isoformat() if isinstance(v, date) else parse_date_text(str(v)))
     if fdef.type in ("id", "reference"):
-        return to_18
+        return normalize_id
     return None
 
 
@@ -73,11 +73,10 @@ def seed(org: "SandboxOrg", table: Table, records: list[dict[str, Any]]) -> list
                     raise SandboxError("INVALID_FIELD", f"record {n}: bad value for {key}: {exc}") from None
                 stamped = stamped or pos in (cpos, lpos, spos)
             row[pos] = value
-        if stamped:
-            given = {resolved[key][0] for key in record if record[key] not in (None, "")}
-            if cpos in given and lpos not in given:
+        if stamped:  # a stamp still identical to the template's object was not given
+            if row[cpos] is not stamp and row[lpos] is stamp:
                 row[lpos] = row[cpos]
-            if spos not in given:
+            if row[spos] is stamp:
                 row[spos] = max(row[lpos], row[cpos])
         if name_fields:
             first, last = row[name_fields[0]], row[name_fields[1]]

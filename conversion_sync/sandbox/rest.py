@@ -284,7 +284,7 @@ def get_updated(org: "SandboxOrg", request: Request, ctx: "Context") -> Response
     with org.lock:
         table = org.table(ctx.segments[1])
         i, j = table.sms_bounds(False, start, True, end, False)
-        ids = [e[1] for e in table.live[i:j]]
+        ids = [e[1] for e in table.live.window(i, j)]
     return json_response(200, {"ids": ids, "latestDateCovered": format_rest_datetime(end)})
 
 
@@ -294,7 +294,7 @@ def get_deleted(org: "SandboxOrg", request: Request, ctx: "Context") -> Response
     with org.lock:
         table = org.table(ctx.segments[1])
         i, j = table.sms_bounds(True, start, True, end, False)
-        deleted = [{"id": e[1], "deletedDate": format_rest_datetime(e[0])} for e in table.all[i:j] if e[2][1]]
+        deleted = [{"id": e[1], "deletedDate": format_rest_datetime(e[0])} for e in table.all.window(i, j) if e[2][1]]
         earliest = min((e[0] for e in table.all if e[2][1]), default=start)
     return json_response(200, {"deletedRecords": deleted, "earliestDateAvailable": format_rest_datetime(earliest),
                                "latestDateCovered": format_rest_datetime(end)})

@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .org import DEMO_FIELD, SandboxOrg
+from .org import SandboxOrg
 from .schema import custom_field
 
 logger = logging.getLogger(__name__)
@@ -73,5 +73,3 @@ def load(path: Path, daily_api_limit: int | None = None) -> SandboxOrg:
     logger.info("snapshot loaded from %s", path)
     return org
 
-
-__all__ = ["save", "load", "DEMO_FIELD"]

@@ -2,20 +2,22 @@
 
 Rows are Python lists laid out by the object's schema and are never mutated once stored (a write
 stores a new list), so a query cursor that holds references to rows is a true snapshot. Each table
-keeps two lists sorted by (SystemModstamp, Id) -- all rows and the not-deleted rows -- whose
-entries are `(systemmodstamp_ms, id, row)` tuples, and hash indexes (lower-cased values) on email,
+keeps two `BlockList`s sorted by (SystemModstamp, Id) -- all rows and the not-deleted rows -- whose
+entries are `(systemmodstamp_ms, id, row)` tuples and whose windows are copy-on-write snapshots, and hash indexes (lower-cased values) on email,
 external-id/unique and lookup fields. Callers hold the org lock.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import string
-from bisect import bisect_left, bisect_right, insort
 from typing import Any, Iterable
 
-from conversion_sync.sync.ids import checksum_suffix
 
+from conversion_sync.sync.ids import to_18
+
+from .blocklist import BlockList
 from .schema import FieldDef, ObjectSchema
 from .values import now_ms
 
@@ -59,13 +61,17 @@ class Clock:
         self.last_ms = now_ms() - 1
 
 
+_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
+_ID_RE = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+
+
 def base62(number: int, width: int) -> str:
     """`number` in base 62 (0-9A-Za-z, which sorts like the numbers), left-padded to `width`."""
     digits = []
     while number:
-        number, rem = divmod(number, 62)
-        digits.append(_BASE62[rem])
-    return "".join(reversed(digits)).rjust(width, "0")
+        number, rem = divmod(number, 3844)
+        digits.append(_PAIRS[rem])
+    return "".join(reversed(digits)).lstrip("0").rjust(width, "0")
 
 
 _UPPER_BITS = str.maketrans({c: ("1" if c in string.ascii_uppercase else "0") for c in _BASE62})
@@ -77,6 +83,14 @@ def _fast_suffix(id15: str) -> str:
     bits = id15.translate(_UPPER_BITS)
     return (_SUFFIX_ALPHABET[int(bits[4::-1], 2)] + _SUFFIX_ALPHABET[int(bits[9:4:-1], 2)]
             + _SUFFIX_ALPHABET[int(bits[14:9:-1], 2)])
+
+
+def normalize_id(value: str) -> str:
+    """`conversion_sync.sync.ids.to_18` for the hot paths (same rules, same errors)."""
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        return to_18(value)  # raises InvalidSalesforceId with the usual message (or strips spaces)
+    id15 = value[:15]
+    return id15 + _fast_suffix(id15)
 
 
 def make_id(prefix: str, pod: str, number: int) -> str:
@@ -118,8 +132,8 @@ class Table:
         self.schema = schema
         self.rows: dict[str, Row] = {}
         self.ids: list[str] = []
-        self.all: list[Entry] = []
-        self.live: list[Entry] = []
+        self.all = BlockList()
+        self.live = BlockList()
         self.entries: dict[str, Entry] = {}
         self.hidx: dict[int, dict[Any, Any]] = {f.pos: {} for f in schema.indexed}
         self.sms_pos = schema.pos("SystemModstamp")
@@ -160,28 +174,20 @@ class Table:
         return [cur] if isinstance(cur, str) else sorted(cur)
 
     # ---------------------------------------------------------------- sorted indexes
-    @staticmethod
-    def _sorted_remove(lst: list[Entry], entry: Entry) -> None:
-        i = bisect_left(lst, entry)
-        if i < len(lst) and lst[i] is entry:
-            del lst[i]
-        else:  # pragma: no cover - defensive
-            lst.remove(entry)
-
     def _unlink(self, rid: str, row: Row) -> None:
         entry = self.entries.pop(rid)
-        self._sorted_remove(self.all, entry)
+        self.all.remove(entry)
         if not row[self.del_pos]:
-            self._sorted_remove(self.live, entry)
+            self.live.remove(entry)
         for pos in self.hidx:
             self._hremove(pos, row[pos], rid)
 
     def _link(self, rid: str, row: Row) -> None:
         entry = (row[self.sms_pos], rid, row)
         self.entries[rid] = entry
-        insort(self.all, entry)
+        self.all.add(entry)
         if not row[self.del_pos]:
-            insort(self.live, entry)
+            self.live.add(entry)
         for pos in self.hidx:
             self._hadd(pos, row[pos], rid)
 
@@ -226,13 +232,8 @@ class Table:
                 if row[pos] is not None:
                     self._hadd(pos, row[pos], rid)
         self.ids.extend(new_ids)
-        new_entries.sort()
-        for target, chosen in ((self.all, new_entries), (self.live, [e for e in new_entries if not e[2][dpos]])):
-            if target and chosen and chosen[0] < target[-1]:
-                target.extend(chosen)
-                target.sort()
-            else:
-                target.extend(chosen)
+        self.all.update(new_entries)
+        self.live.update([e for e in new_entries if not e[2][dpos]])
         return new_ids
 
     def add_column(self, fdef: FieldDef) -> None:
@@ -246,7 +247,7 @@ class Table:
     def get(self, rid: str) -> Row | None:
         return self.rows.get(rid)
 
-    def sorted_entries(self, include_deleted: bool) -> list[Entry]:
+    def sorted_entries(self, include_deleted: bool) -> BlockList:
         return self.all if include_deleted else self.live
 
     def sms_bounds(self, include_deleted: bool, lo: int | None, lo_incl: bool,
@@ -256,15 +257,15 @@ class Table:
         if lo is None:
             i = 0
         elif lo_incl:
-            i = bisect_left(lst, (lo,))
+            i = lst.bisect_left((lo,))
         else:
-            i = bisect_right(lst, (lo, _MAX_STR))
+            i = lst.bisect_right((lo, _MAX_STR))
         if hi is None:
             j = len(lst)
         elif hi_incl:
-            j = bisect_right(lst, (hi, _MAX_STR))
+            j = lst.bisect_right((hi, _MAX_STR))
         else:
-            j = bisect_left(lst, (hi,))
+            j = lst.bisect_left((hi,))
         return i, max(i, j)
 
     def count(self, include_deleted: bool = False) -> int:

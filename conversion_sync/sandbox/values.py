@@ -11,7 +11,7 @@ import calendar
 import logging
 import re
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -57,11 +57,15 @@ def parse_date_text(text: str) -> str:
     return match.group(0)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+
 def datetime_to_ms(value: datetime) -> int:
-    """Epoch milliseconds of a datetime; a naive datetime is taken as UTC."""
+    """Epoch milliseconds of a datetime (truncated); a naive datetime is taken as UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return calendar.timegm(value.utctimetuple()) * 1000 + value.microsecond // 1000
+    return (value - _EPOCH) // _ONE_MS
 
 
 def ms_to_datetime(ms: int) -> datetime:

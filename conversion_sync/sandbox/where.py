@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from conversion_sync.sync.ids import InvalidSalesforceId, to_18
 
 from .schema import NUMBER_TYPES, STRING_TYPES, FieldDef
-from .soql import BoolOp, Cmp, Literal, Node, Not, Query, soql_error
+from .soql import Cmp, Literal, Node, Not, Query, soql_error
 from .values import parse_datetime_text
 
 if TYPE_CHECKING:
