@@ -120,6 +120,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self._open: set[Any] = set()
         self._open_lock = threading.Lock()
+        self.connections_accepted = 0
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
         shown = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
@@ -128,7 +129,11 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def track(self, sock: Any, add: bool) -> None:
         with self._open_lock:
-            (self._open.add if add else self._open.discard)(sock)
+            if add:
+                self.connections_accepted += 1
+                self._open.add(sock)
+            else:
+                self._open.discard(sock)
 
     def close_connections(self) -> None:
         """Shut every open client connection (used on stop)."""

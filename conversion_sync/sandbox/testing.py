@@ -138,6 +138,11 @@ class Sandbox:
         token = session_id or self.login(session)
         return Salesforce(instance_url=self.instance_url, session_id=token, session=session, **kwargs)
 
+    @property
+    def connections_accepted(self) -> int:
+        """TLS connections accepted so far (keep-alive reuses one per client session)."""
+        return self._thread.server.connections_accepted if self._thread else 0
+
     def admin_client(self) -> SandboxAdminClient:
         return SandboxAdminClient(self.instance_url, self.admin_token, self.ca_path)
 
