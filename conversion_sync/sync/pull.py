@@ -162,7 +162,9 @@ class ContactApplier:
             detail=f"created from {record.sobject} {record.salesforce_id}"))
         self.result.counts["created"] += 1
         if same_email:
-            others = sorted(c.key for c in same_email)
+            # In id order once stored: existing contacts first, then this batch's new ones in the
+            # order they were created (placeholder keys -1, -2, ...).
+            others = sorted((c.key for c in same_email), key=lambda key: (key < 0, abs(key)))
             self.result.warnings.append(SyncWarning(
                 "duplicate_email", contact.key, others,
                 f"{record.sobject} {record.salesforce_id} has the email of "
