@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from conversion_sync.sync.ids import OBJECT_BY_PREFIX
 
 from . import dml
-from .engine import Result
+from .engine import Result, execute
 from .errors import SandboxError, not_found
 from .httpio import CSV_TYPE, Request, Response, json_response, no_content
 from .soql import parse
@@ -35,6 +35,7 @@ LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 CHUNK = 200
 DEFAULT_MAX_RECORDS = 50000
+MAX_JOBS = 500  # older finished jobs are forgotten (Salesforce deletes them after 7 days)
 
 
 @dataclass
@@ -110,6 +111,16 @@ def _csv(rows: list[list[str | None]], delimiter: str, line_ending: str) -> byte
     return (end.join(out) + end).encode("utf-8") if out else b""
 
 
+def _remember(org: "SandboxOrg", job: Job) -> None:
+    """Store a new job, forgetting the oldest finished ones beyond MAX_JOBS."""
+    org.jobs[job.id] = job
+    if len(org.jobs) > MAX_JOBS:
+        for old_id in [j.id for j in org.jobs.values() if j.state in ("JobComplete", "Failed", "Aborted")]:
+            del org.jobs[old_id]
+            if len(org.jobs) <= MAX_JOBS:
+                break
+
+
 def _job(org: "SandboxOrg", ctx: "Context") -> Job:
     job = org.jobs.get(ctx.segments[2])
     if job is None or job.kind != ctx.segments[1]:
@@ -133,11 +144,10 @@ def create_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
         if parsed.count_only or any(item.aggregate for item in parsed.select) or parsed.offset:
             raise SandboxError("API_ERROR", "Aggregate queries and OFFSET are not supported by Bulk API 2.0 query jobs")
         with org.lock:
-            from .engine import execute
             result = execute(parsed, org.tables, operation == "queryAll", org.clock.now_ms())
             job = Job(org.idgen.next("750"), "query", operation, result.sobject, org.clock.now_ms(), ctx.version,
                       delimiter, line_ending, state="UploadComplete", result=result)
-            org.jobs[job.id] = job
+            _remember(org, job)
             org.usage.bulk_query_jobs += 1
             return json_response(200, job.info(org))
     if operation not in INGEST_OPERATIONS:
@@ -156,7 +166,7 @@ def create_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
             external = fdef.name
         job = Job(org.idgen.next("750"), "ingest", operation, sobject, org.clock.now_ms(), ctx.version,
                   delimiter, line_ending, external_id=external if operation == "upsert" else None)
-        org.jobs[job.id] = job
+        _remember(org, job)
         return json_response(200, job.info(org))
 
 
