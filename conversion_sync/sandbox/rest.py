@@ -96,6 +96,13 @@ def query_more(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     return _page(org, match.group(1), cursor, int(match.group(2)), ctx.version)
 
 
+def resources(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+    """GET /services/data/vXX.X/: the resources this API version offers."""
+    base = f"/services/data/v{ctx.version}"
+    return json_response(200, {name: f"{base}/{name}" for name in ("sobjects", "query", "queryAll", "limits",
+                                                                    "composite", "jobs")})
+
+
 def limits(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     with org.lock:
         return json_response(200, org.usage.limits())

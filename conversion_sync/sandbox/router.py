@@ -126,6 +126,8 @@ def resolve(method: str, seg: list[str]) -> tuple[str, Handler | None]:
     """(counter kind, handler) for an API path below `/services/data/vXX.X/`."""
     n = len(seg)
     head = seg[0] if seg else ""
+    if n == 0:
+        return "other", rest.resources if method == "GET" else None
     if head in ("query", "queryAll"):
         if method != "GET":
             return "other", _method_not_allowed(method, "GET,HEAD")

@@ -73,6 +73,19 @@ def test_retrieve_and_delete(org, sf):
     assert counters["collections_get"] == 1 and counters["collections_delete"] == 2
 
 
+def test_delete_all_or_none_rolls_back(org, sf):
+    a = org.create("Contact", {"LastName": "A"})
+    gone = org.create("Contact", {"LastName": "Gone"})
+    org.delete("Contact", gone)
+    results = sf.restful("composite/sobjects", method="DELETE", params={"ids": f"{a},{gone}", "allOrNone": "true"})
+    assert results[0] == {"id": a, "success": False, "errors": [{
+        "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
+        "fields": []}]}
+    assert results[1]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+    assert org.get("Contact", a)["IsDeleted"] is False
+
+
 def test_more_than_200_records_is_refused(org, sf):
     with pytest.raises(SalesforceMalformedRequest) as error:
         sf.restful("composite/sobjects", method="POST", json={"records": _contacts(*["x"] * 201)})
