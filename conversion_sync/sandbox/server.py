@@ -46,6 +46,10 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.track(self.request, False)
+            try:  # socketserver only closes the raw socket, which the TLS wrapper has detached
+                self.request.close()
+            except OSError:
+                pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
         logger.debug("%s " + format, self.address_string(), *args)
