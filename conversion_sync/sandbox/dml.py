@@ -298,6 +298,8 @@ def set_system_fields(table: Table, rid: str, changes: dict[str, Any], stamp: in
     new = old.copy()
     for name, value in changes.items():
         new[schema.pos(name)] = value
+    if schema.name in NAME_OBJECTS and ("FirstName" in changes or "LastName" in changes):
+        new[schema.pos("Name")] = full_name(schema, new)
     if stamp is not None:
         new[table.sms_pos] = stamp
         if lmd:

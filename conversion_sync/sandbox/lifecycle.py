@@ -110,9 +110,7 @@ def _fill_empty(org: "SandboxOrg", table: Table, rid: str, row: list, lead: list
         if row[table.schema.pos(name)] is None:
             changes[name] = value
     if changes:
-        new = dml.set_system_fields(table, rid, changes, stamp, True, user_id, txn)
-        if table.schema.name in dml.NAME_OBJECTS:
-            new[table.schema.pos("Name")] = dml.full_name(table.schema, new)
+        dml.set_system_fields(table, rid, changes, stamp, True, user_id, txn)
 
 
 def convert_lead(org: "SandboxOrg", lead_id: str, contact_id: str | None, account_id: str | None,
