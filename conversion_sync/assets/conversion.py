@@ -29,10 +29,10 @@ CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "upda
 )
 def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
     engine, settings = database.engine(), database.settings()
-    with database.sync_lock(holder=f"run {context.run_id[:8]} companies"):
+    with database.sync_lock(holder=f"run {context.run.run_id[:8]} companies"):
         started = utcnow()
-        counts = apply_accounts(engine, settings, run_id=context.run_id, now=started, progress=context.log.info)
-        record_step(engine, context.run_id, "companies", run_partitions(context)[-1][0], started,
+        counts = apply_accounts(engine, settings, run_id=context.run.run_id, now=started, progress=context.log.info)
+        record_step(engine, context.run.run_id, "companies", run_partitions(context)[-1][0], started,
                     status="success", stats=counts)
     return dg.MaterializeResult(metadata=count_metadata(counts, COMPANY_COUNTS))
 
@@ -51,13 +51,13 @@ def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -
 )
 def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
     engine, settings = database.engine(), database.settings()
-    with database.sync_lock(holder=f"run {context.run_id[:8]} contacts"):
+    with database.sync_lock(holder=f"run {context.run.run_id[:8]} contacts"):
         started = utcnow()
-        counts = apply_people(engine, settings, run_id=context.run_id, now=started, progress=context.log.info)
-        record_step(engine, context.run_id, "contacts", run_partitions(context)[-1][0], started,
+        counts = apply_people(engine, settings, run_id=context.run.run_id, now=started, progress=context.log.info)
+        record_step(engine, context.run.run_id, "contacts", run_partitions(context)[-1][0], started,
                     status="success", stats=counts)
     metadata = count_metadata(counts, CONTACT_COUNTS)
-    metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(engine, context.run_id))
+    metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(engine, context.run.run_id))
     return dg.MaterializeResult(metadata=metadata)
 
 

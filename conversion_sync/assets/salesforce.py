@@ -43,7 +43,7 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
         if not getattr(settings, switch):
             context.log.info("%s are switched off (%s: false); nothing pulled", sobject, switch)
             return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"{switch} is false")})
-        with database.sync_lock(holder=f"run {context.run_id[:8]} {name}"):
+        with database.sync_lock(holder=f"run {context.run.run_id[:8]} {name}"):
             started = utcnow()
             client = salesforce.client(budget_share=settings.api_budget_share)
             with engine.connect() as conn:
@@ -54,9 +54,9 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
             context.log.info("%s: %s", sobject, window.describe())
             stats = extract(engine, client, settings, sobject, window,
                             partitions=run_partitions(context),
-                            run_id=context.run_id, now=utcnow, progress=context.log.info)
+                            run_id=context.run.run_id, now=utcnow, progress=context.log.info)
             stats.counts["api_calls"] = client.usage.total
-            record_step(engine, context.run_id, name, partition_key_for(window.upper), started, status="success",
+            record_step(engine, context.run.run_id, name, partition_key_for(window.upper), started, status="success",
                         stats={**stats.counts, "stopped": stats.stopped})
         metadata = {
             **count_metadata(stats.counts, EXTRACT_COUNTS),

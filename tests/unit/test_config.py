@@ -73,9 +73,9 @@ def test_bad_environment_numbers_and_missing_file():
     ({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_ACCESS_TOKEN": "t0k3n-value", "SALESFORCE_CA_BUNDLE": "/no/ca.pem"},
      "SALESFORCE_CA_BUNDLE names /no/ca.pem"),
 ])
-def test_salesforce_settings_errors(env, says):
+def test_salesforce_settings_errors(env, says, tmp_path):
     with pytest.raises(ConfigError) as error:
-        salesforce_settings_from_env(env)
+        salesforce_settings_from_env({**env, "CONVERSION_SYNC_DATA_DIR": str(tmp_path)})
     message = str(error.value)
     assert says in message
     for secret in ("s3cr3t-value", "t0k3n-value"):
@@ -93,3 +93,15 @@ def test_auth_modes():
                                              "SALESFORCE_PASSWORD": "pass-word-2", "SALESFORCE_SECURITY_TOKEN": "tok-3"})
     assert settings.auth_mode == "password"
     assert not any(secret in repr(settings) for secret in ("sec-ret-1", "pass-word-2", "tok-3"))
+
+
+def test_with_nothing_set_the_sandbox_orgs_env_file_is_used(tmp_path):
+    (tmp_path / "sandbox").mkdir()
+    (tmp_path / "sandbox" / "sandbox.env").write_text(
+        f"SALESFORCE_INSTANCE_URL=https://127.0.0.1:8443\nSALESFORCE_CLIENT_ID=cid\nSALESFORCE_CLIENT_SECRET=sec\n")
+    settings = salesforce_settings_from_env({"CONVERSION_SYNC_DATA_DIR": str(tmp_path)})
+    assert settings.instance_url == "https://127.0.0.1:8443" and settings.auth_mode == "client_credentials"
+    # An explicit setting wins over the file.
+    explicit = salesforce_settings_from_env({"CONVERSION_SYNC_DATA_DIR": str(tmp_path), "SALESFORCE_INSTANCE_URL": URL,
+                                             "SALESFORCE_ACCESS_TOKEN": "t"})
+    assert explicit.instance_url == URL
