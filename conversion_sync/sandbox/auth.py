@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape
 logger = logging.getLogger(__name__)
 
 _ALNUM = string.ascii_letters + string.digits
+MAX_TOKENS = 10_000
 
 
 def _random(n: int, alphabet: str = _ALNUM) -> str:
@@ -56,6 +57,9 @@ class AuthState:
         """A new session id, shaped like Salesforce's `00D...!AQ...`."""
         token = f"{self.org_id[:15]}!AQ{_random(10)}.{_random(96, _ALNUM + '._')}"
         self.tokens[token] = time.time()
+        while len(self.tokens) > MAX_TOKENS:  # forget the oldest sessions, never the start-up token
+            oldest = next(t for t in self.tokens if t != getattr(self, "primary_token", None))
+            del self.tokens[oldest]
         return token
 
     def is_valid(self, token: str | None) -> bool:
