@@ -17,12 +17,7 @@ from conversion_sync.errors import ConversionSyncError
 
 log = logging.getLogger(__name__)
 
-NOT_YET = {
-    "contacts add": "issue 5 (push sync and identity)",
-    "contacts import": "issue 5 (push sync and identity)",
-    "contacts push": "issue 5 (push sync and identity)",
-    "contacts merge": "issue 5 (push sync and identity)",
-}
+NOT_YET: dict[str, str] = {}   # command -> the issue it lands with (none pending)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -182,6 +177,74 @@ def cmd_contacts_set(args) -> tuple[Any, str]:
     return {"contact_id": args.id, "field": args.field, "value": args.value, "changed": changed}, text
 
 
+def cmd_contacts_add(args) -> tuple[Any, str]:
+    from conversion_sync import api
+
+    traits = {name: getattr(args, name) for name in ("first_name", "last_name", "title", "phone", "company_name")
+              if getattr(args, name)}
+    try:
+        outcome = api.identify(args.email, traits=traits, user_id=args.user_id, cookie=args.cookie,
+                               salesforce_id=args.salesforce_id, sync=args.sync, source="cli")
+    except ValueError as exc:
+        from conversion_sync.errors import InvalidInput
+
+        raise InvalidInput(f"{exc}.") from None
+    if outcome.error:
+        from conversion_sync.errors import InvalidInput
+
+        raise InvalidInput(f"{outcome.error}.")
+    how = "created" if outcome.created else f"matched by {outcome.matched_by}"
+    with _engine().connect() as conn:
+        from conversion_sync.store.queries import get_contact
+
+        contact = get_contact(conn, outcome.contact_id)
+    state = {"queued": "queued for Salesforce (the push sensor sends it within seconds; "
+                       "or run `conversion-sync contacts push %d`)" % outcome.contact_id,
+             "skipped": "not sent to Salesforce (push it later with `conversion-sync contacts push %d`)"
+                        % outcome.contact_id}.get(contact["push_state"], contact["push_state"] or "")
+    payload = {"contact_id": outcome.contact_id, "created": outcome.created, "matched_by": outcome.matched_by,
+               "push_state": contact["push_state"]}
+    return payload, f"contact {outcome.contact_id} {how}; {state}".rstrip("; ")
+
+
+def cmd_contacts_import(args) -> tuple[Any, str]:
+    from pathlib import Path
+
+    from conversion_sync.config import load_sync_settings
+    from conversion_sync.service.entry import import_csv
+
+    summary, ignored = import_csv(_engine(), load_sync_settings(), Path(args.file), sync=args.sync, now=_now())
+    lines = [f"line {o.line}: {o.error}" for o in summary.failed]
+    if ignored:
+        lines.append(f"ignored columns: {', '.join(ignored)}")
+    lines.append(f"{len(summary.outcomes)} rows: {summary.created} contacts created, {summary.matched} matched "
+                 f"existing contacts, {len(summary.failed)} rejected")
+    payload = {"rows": len(summary.outcomes), "created": summary.created, "matched": summary.matched,
+               "rejected": [{"line": o.line, "error": o.error} for o in summary.failed], "ignored_columns": ignored,
+               "success": not summary.failed}
+    return payload, "\n".join(lines)
+
+
+def cmd_contacts_push(args) -> tuple[Any, str]:
+    from conversion_sync import api
+    from conversion_sync.cli_text import cycle_text
+    from conversion_sync.errors import InvalidInput
+
+    if not args.ids and not args.all_skipped:
+        raise InvalidInput("Give contact ids or --all-skipped.")
+    result = api.push_contacts(args.ids, all_skipped=args.all_skipped)
+    payload = {"run_id": result.run_id, "success": result.success, "error": result.error, "steps": result.steps}
+    return payload, cycle_text(result)
+
+
+def cmd_contacts_merge(args) -> tuple[Any, str]:
+    from conversion_sync import api
+
+    result = api.merge_contacts(args.keep, args.remove)
+    changed = ", ".join(result["changes"]) or "no field"
+    return result, f"merged contact {args.remove} into {args.keep} ({changed} taken from {args.remove})"
+
+
 def cmd_warnings_list(args) -> tuple[Any, str]:
     from conversion_sync.cli_text import table
     from conversion_sync.store.queries import list_warnings
@@ -198,6 +261,10 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], tuple[Any, str]]] = {
     "contacts list": cmd_contacts_list,
     "contacts show": cmd_contacts_show,
     "contacts set": cmd_contacts_set,
+    "contacts add": cmd_contacts_add,
+    "contacts import": cmd_contacts_import,
+    "contacts push": cmd_contacts_push,
+    "contacts merge": cmd_contacts_merge,
     "warnings list": cmd_warnings_list,
 }
 

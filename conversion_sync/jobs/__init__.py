@@ -7,6 +7,7 @@ import dagster as dg
 from conversion_sync.partitions import SYNC_RUN_TAG
 
 PULL_ASSETS = ["salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts"]
+PUSH_ASSETS = ["salesforce_push"]
 
 # Runs tagged as sync runs queue one at a time (dagster.yaml); a hung run is stopped after an hour
 # by run monitoring so it cannot block the sync forever.
@@ -14,10 +15,20 @@ SYNC_TAGS = {SYNC_RUN_TAG: "true", "dagster/max_runtime": "3600"}
 
 sync_job = dg.define_asset_job(
     "sync_job",
-    selection=dg.AssetSelection.assets(*PULL_ASSETS),
-    description="One sync cycle: pull Accounts, Contacts and Leads, then apply them to companies and contacts.",
+    selection=dg.AssetSelection.assets(*PULL_ASSETS, *PUSH_ASSETS),
+    description="One sync cycle: pull Accounts, Contacts and Leads, apply them to companies and contacts, "
+                "then push Conversion's changes to Salesforce.",
     tags=SYNC_TAGS,
     # One process for the whole run: the steps are sequential anyway, and this saves a Python
     # start-up per step (~3 s each).
+    executor_def=dg.in_process_executor,
+)
+
+push_job = dg.define_asset_job(
+    "push_job",
+    selection=dg.AssetSelection.assets(*PUSH_ASSETS),
+    description="Push to Salesforce now: what is queued (the push sensor), or the contact ids / all skipped "
+                "contacts given in the launchpad (P3).",
+    tags=SYNC_TAGS,
     executor_def=dg.in_process_executor,
 )

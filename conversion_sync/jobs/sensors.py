@@ -6,9 +6,10 @@ import datetime as dt
 
 import dagster as dg
 
-from conversion_sync.jobs import PULL_ASSETS, sync_job
+from conversion_sync.jobs import PULL_ASSETS, push_job, sync_job
 from conversion_sync.partitions import MODE_TAG, RANGE_END_TAG, RANGE_START_TAG, first_partition_key, partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
+from conversion_sync.store import push as push_store
 from conversion_sync.store import watermarks
 
 SYNC_INTERVAL_SECONDS = 300
@@ -58,3 +59,16 @@ def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
         if wait > 0:
             return dg.SkipReason(f"last sync started {int(now.timestamp() - started)} s ago; next in {int(wait)} s")
     return dg.RunRequest(tags=incremental_run_tags(database, now))
+
+
+@dg.sensor(job=push_job, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Pushes contacts queued for Salesforce within seconds (H3), when no sync run is active.")
+def push_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabase):
+    active = active_sync_run(context.instance)
+    if active is not None:
+        return dg.SkipReason(f"sync run {active.run_id[:8]} is {active.status.value.lower()}; it pushes at its end")
+    with database.engine().connect() as conn:
+        queued = push_store.queued_count(conn, dt.datetime.now(dt.timezone.utc))
+    if not queued:
+        return dg.SkipReason("nothing queued for Salesforce")
+    return dg.RunRequest(tags={"conversion_sync/queued": str(queued)})

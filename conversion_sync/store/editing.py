@@ -49,6 +49,8 @@ def set_contact_field(conn: Connection, settings: SyncSettings, contact_id: int,
         conn.execute(insert(contact_attributes).values(contact_id=contact_id, name=field, value=new_value,
                                                        updated_at=now))
         values = {}
+    if row.salesforce_id and row.salesforce_sync == "immediate":
+        values["push_state"] = "queued"   # the push sensor sends it within seconds
     conn.execute(update(contacts).where(contacts.c.id == contact_id)
                  .values(updated_at=now, edited_in_conversion_at=now, **values))
     write_events(conn, [SyncEvent("contact_edited", "P5", contact_key=contact_id, changes={field: [old_value, new_value]},

@@ -35,6 +35,7 @@ class ContactState:
     is_new: bool = False
     removed: bool = False                      # folded into another contact (R7)
     folded_into: int | None = None
+    push_request: str | None = None            # queued | skipped: set by an entry (P1)
     changed: set[str] = field(default_factory=set)
 
     @property

@@ -1,0 +1,312 @@
+"""Push: Conversion -> Salesforce (P4, P5), under the same lock as the pull.
+
+1. Contacts queued for Salesforce and not linked yet are looked up by email in batches (Contacts
+   first, then open Leads) and linked to a record no other contact links; the rest are created
+   as `new_record_object`, by an upsert on the org's external-id field when it has one (so a
+   retry after a lost response can never create a second record), else by a create whose lost
+   response makes the next attempt look the record up by email before creating anything.
+2. Linked contacts edited in Conversion after their record's LastModifiedDate send the fields
+   their preference allows, 200 to an sObject Collections call (Bulk API 2.0 above a threshold);
+   a record Salesforce rejects keeps its error on the contact and is retried with backoff (H2)
+   while the rest of the batch goes through.
+The mirror takes every value written, so neither the next pull nor the next push echoes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from simple_salesforce import format_soql
+from sqlalchemy import Engine, select
+
+from conversion_sync.config import SyncSettings
+from conversion_sync.errors import ApiBudgetExhausted, SalesforceConnectionError
+from conversion_sync.resources.salesforce import COLLECTION_LIMIT, SalesforceClient
+from conversion_sync.service.extract import select_fields
+from conversion_sync.store import push as push_store
+from conversion_sync.store import staging
+from conversion_sync.store.schema import companies
+from conversion_sync.sync.fields import normalize_value, push_to_salesforce
+from conversion_sync.sync.ids import to_18
+from conversion_sync.sync.model import ContactState, SyncEvent
+from conversion_sync.sync.records import email_key, from_api, to_text
+
+log = logging.getLogger(__name__)
+
+LOOKUP_CHUNK = 100            # emails per lookup query (keeps the GET URL well under its limit)
+NOT_PROVIDED = "[not provided]"
+
+
+@dataclass
+class PushResult:
+    counts: Counter = field(default_factory=Counter)
+    stopped: str | None = None          # why the push stopped early (the API budget, H3)
+
+
+def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, now: dt.datetime,
+         run_id: str | None, contact_ids: Sequence[int] | None = None,
+         progress: Callable[[str], None] = log.info) -> PushResult:
+    """Push what is due; `contact_ids` restricts it to those contacts (a launched push)."""
+    result = PushResult()
+    counts = result.counts
+    if not settings.write_to_salesforce:
+        result.stopped = "write_to_salesforce is false"
+        return result
+    try:
+        client.limits()
+        client.check_budget()
+        _mirror_unseen_links(engine, client, settings, contact_ids, now, run_id, counts)
+        _link_or_create(engine, client, settings, contact_ids, now, run_id, counts, progress)
+        _send_field_edits(engine, client, settings, contact_ids, now, run_id, counts, progress)
+    except ApiBudgetExhausted as exc:
+        result.stopped = str(exc)
+        log.warning("push stopped: %s", exc)
+    counts["api_calls"] = client.usage.total
+    return result
+
+
+# -- step 0: linked records the mirror has never seen ------------------------------------------------
+
+def _mirror_unseen_links(engine, client, settings, contact_ids, now, run_id, counts) -> None:
+    with engine.connect() as conn:
+        unseen = push_store.linked_without_mirror(conn, contact_ids=contact_ids)
+    by_object: dict[str, list[str]] = defaultdict(list)
+    for _, salesforce_id in unseen:
+        by_object["Lead" if salesforce_id.startswith("00Q") else "Contact"].append(salesforce_id)
+    records = []
+    for sobject, ids in by_object.items():
+        for chunk in staging.chunked(ids, 200):
+            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings))} FROM {sobject} "
+                               "WHERE Id IN {ids}", ids=list(chunk))
+            records += [from_api(sobject, raw) for raw in client.query(soql, include_deleted=True)]
+    if records:
+        with engine.begin() as conn:
+            staging.stage_records(conn, records, run_id=run_id, now=now)
+        counts["mirrored"] += len(records)
+
+
+# -- step 1: P4 ----------------------------------------------------------------------------------------
+
+def _link_or_create(engine, client, settings, contact_ids, now, run_id, counts, progress) -> None:
+    with engine.connect() as conn:
+        queued = push_store.queued_unlinked(conn, now=now, contact_ids=contact_ids,
+                                            custom_fields=settings.custom_fields)
+    for start in range(0, len(queued), COLLECTION_LIMIT):
+        batch = queued[start:start + COLLECTION_LIMIT]
+        without_email = [c for c in batch if not c.email_key]
+        if without_email:
+            with engine.begin() as conn:
+                push_store.record_rejected(conn, {c.key: "a contact needs an email to be sent to Salesforce"
+                                                  for c in without_email}, run_id=run_id, now=now,
+                                           base_seconds=settings.push_retry_base_seconds, max_attempts=1)
+            counts["rejected"] += len(without_email)
+        batch = [c for c in batch if c.email_key]
+        remaining = _link_existing(engine, client, settings, batch, now, run_id, counts)
+        if remaining:
+            _create(engine, client, settings, remaining, now, run_id, counts)
+        progress(f"push: {counts['linked_in_salesforce']} linked, {counts['created_in_salesforce']} created")
+
+
+def _link_existing(engine, client, settings, batch: list[ContactState], now, run_id, counts) -> list[ContactState]:
+    """Look the batch's emails up (Contacts, then open Leads) and link to unclaimed records."""
+    emails = sorted({c.values["email"].strip() for c in batch})
+    found: dict[str, list[tuple[str, Any]]] = defaultdict(list)     # email key -> (object, record)
+    for sobject, condition in (("Contact", ""), ("Lead", "IsConverted = false AND ")):
+        for chunk in staging.chunked(emails, LOOKUP_CHUNK):
+            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings))} FROM {sobject} "
+                               f"WHERE {condition}Email IN {{emails}} ORDER BY LastModifiedDate DESC", emails=list(chunk))
+            for raw in client.query(soql):
+                found[email_key(raw.get("Email"))].append((sobject, raw))
+    with engine.connect() as conn:
+        claimed = push_store.linked_salesforce_ids(
+            conn, [from_api(o, raw).salesforce_id for records in found.values() for o, raw in records])
+    links, staged, remaining = [], [], []
+    for contact in batch:
+        match = next(((o, from_api(o, raw)) for o, raw in found.get(contact.email_key, [])
+                      if from_api(o, raw).salesforce_id not in claimed), None)
+        if match is None:
+            remaining.append(contact)
+            continue
+        sobject, record = match
+        claimed.add(record.salesforce_id)
+        links.append((contact.key, record.salesforce_id, sobject, "found"))
+        staged.append(record)
+    if links:
+        with engine.begin() as conn:
+            staging.stage_records(conn, staged, run_id=run_id, now=now)
+            push_store.record_linked(conn, links, run_id=run_id, now=now)
+        counts["linked_in_salesforce"] += len(links)
+    return remaining
+
+
+def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: list[ContactState],
+            now, run_id, counts) -> None:
+    sobject = settings.new_record_object
+    fields = client.field_names(sobject)
+    external = settings.external_id_field if settings.external_id_field in fields else None
+    accounts = _accounts_by_domain(engine) if sobject == "Contact" and settings.link_new_contacts_by_domain else {}
+    records = [_new_record(contact, sobject, settings, fields, external, accounts) for contact in batch]
+    try:
+        if external:
+            results = client.collection_upsert(sobject, external, records)
+        else:
+            results = client.collection_create(records)
+    except SalesforceConnectionError as exc:
+        # The creates may have happened: the next attempt looks these emails up first (step 1a).
+        with engine.begin() as conn:
+            push_store.record_rejected(conn, {c.key: f"no answer to the create ({exc}); the next attempt looks "
+                                              "Salesforce up by email before creating" for c in batch},
+                                       run_id=run_id, now=now, base_seconds=settings.push_retry_base_seconds,
+                                       max_attempts=settings.push_max_attempts)
+        counts["rejected"] += len(batch)
+        return
+    links, mirror, failures = [], [], {}
+    for contact, record, outcome in zip(batch, records, results):
+        if outcome.get("success"):
+            sent = {k: to_text(v) for k, v in record.items() if k not in ("attributes", external)}
+            links.append((contact.key, outcome["id"], sobject, "created"))
+            mirror.append({"salesforce_id": result["id"], "sobject": sobject, "fields": sent,
+                           "email_key": contact.email_key})
+        else:
+            failures[contact.key] = _errors_text(outcome)
+    with engine.begin() as conn:
+        if links:
+            push_store.record_mirror(conn, [{**m, "salesforce_id": _id18(m["salesforce_id"])} for m in mirror],
+                                     run_id=run_id, now=now)
+            push_store.record_linked(conn, [(c, _id18(s), o, h) for c, s, o, h in links], run_id=run_id, now=now)
+        push_store.record_rejected(conn, failures, run_id=run_id, now=now,
+                                   base_seconds=settings.push_retry_base_seconds,
+                                   max_attempts=settings.push_max_attempts)
+    counts["created_in_salesforce"] += len(links)
+    counts["rejected"] += len(failures)
+
+
+def _new_record(contact: ContactState, sobject: str, settings: SyncSettings, fields: dict, external: str | None,
+                accounts: dict[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = {"attributes": {"type": sobject}}
+    for mapping in settings.contact_fields:
+        sf_field = mapping.salesforce.get(sobject)
+        value = contact.values.get(mapping.field)
+        if not sf_field or value is None or not fields.get(sf_field, {}).get("createable", True):
+            continue
+        if mapping.preference.value in ("do_not_sync", "always_prefer_salesforce"):
+            continue
+        record[sf_field] = value
+    record.setdefault("LastName", NOT_PROVIDED)           # required on Lead and Contact
+    if sobject == "Lead":
+        record.setdefault("Company", contact.values.get("company_name") or NOT_PROVIDED)
+    elif accounts:
+        domain = (contact.email_key or "").rsplit("@", 1)[-1]
+        if domain in accounts:
+            record["AccountId"] = accounts[domain]
+    if external:
+        record[external] = str(contact.key)
+    return record
+
+
+def _accounts_by_domain(engine) -> dict[str, str]:
+    """Email domain -> Account id, from the companies' websites (for new Contacts)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(companies.c.website, companies.c.salesforce_account_id).where(
+            companies.c.website.is_not(None), companies.c.salesforce_account_id.is_not(None))).all()
+    domains = {}
+    for website, account_id in rows:
+        domain = website.lower().split("//")[-1].split("/")[0]
+        domains.setdefault(domain.removeprefix("www."), account_id)
+    return domains
+
+
+# -- step 2: P5 ----------------------------------------------------------------------------------------
+
+def _send_field_edits(engine, client: SalesforceClient, settings: SyncSettings, contact_ids, now, run_id,
+                      counts, progress) -> None:
+    with engine.connect() as conn:
+        candidates = push_store.update_candidates(conn, now=now, contact_ids=contact_ids,
+                                                  custom_fields=settings.custom_fields)
+    writes: dict[str, list[tuple[Any, dict[str, Any], dict[str, list]]]] = defaultdict(list)
+    unchanged: list[int] = []
+    for candidate in candidates:
+        read_only = {name for name, f in client.field_names(candidate.sobject).items() if not f.get("updateable", True)}
+        values, changes = {}, {}
+        for mapping in settings.contact_fields:
+            sf_field = mapping.salesforce.get(candidate.sobject)
+            if not sf_field:
+                continue
+            value = candidate.contact.values.get(mapping.field)
+            if push_to_salesforce(mapping.preference, conversion_value=value,
+                                  field_updated_at=candidate.contact.field_updated_at.get(mapping.field),
+                                  salesforce_value=candidate.mirror.get(sf_field),
+                                  record_modified=candidate.last_modified_date, read_only=sf_field in read_only):
+                values[sf_field] = normalize_value(value)
+                changes[mapping.field] = [candidate.mirror.get(sf_field), normalize_value(value)]
+        if values:
+            writes[candidate.sobject].append((candidate, values, changes))
+        else:
+            unchanged.append(candidate.contact.key)
+    if unchanged:   # nothing their preferences let through: a queued push of theirs is done
+        with engine.begin() as conn:
+            push_store.record_pushed(conn, unchanged, [], run_id=run_id, now=now)
+    total = sum(len(items) for items in writes.values())
+    for sobject, items in writes.items():
+        if total > settings.bulk_ingest_threshold:
+            _write_bulk(engine, client, settings, sobject, items, now, run_id, counts)
+        else:
+            for start in range(0, len(items), COLLECTION_LIMIT):
+                _write_collection(engine, client, settings, sobject, items[start:start + COLLECTION_LIMIT],
+                                  now, run_id, counts)
+                progress(f"push: {counts['updated_in_salesforce']} records updated")
+
+
+def _write_collection(engine, client, settings, sobject, items, now, run_id, counts) -> None:
+    records = [{"attributes": {"type": sobject}, "id": c.salesforce_id, **values} for c, values, _ in items]
+    results = client.collection_update(records)
+    outcomes = {}
+    for (candidate, _, _), outcome in zip(items, results):
+        outcomes[candidate.contact.key] = None if outcome.get("success") else _errors_text(outcome)
+    _record_updates(engine, settings, sobject, items, outcomes, now, run_id, counts)
+
+
+def _write_bulk(engine, client, settings, sobject, items, now, run_id, counts) -> None:
+    columns = sorted({k for _, values, _ in items for k in values})
+    rows = [{"Id": c.salesforce_id, **{k: values.get(k, c.mirror.get(k)) for k in columns}} for c, values, _ in items]
+    outcome = client.bulk_ingest(sobject, "update", rows)
+    failed = {r.get("sf__Id") or r.get("Id"): r.get("sf__Error", "rejected") for r in outcome["failed"]}
+    outcomes = {c.contact.key: failed.get(c.salesforce_id) or failed.get(c.salesforce_id[:15]) for c, _, _ in items}
+    _record_updates(engine, settings, sobject, items, outcomes, now, run_id, counts)
+
+
+def _record_updates(engine, settings, sobject, items, outcomes: dict[int, str | None], now, run_id, counts) -> None:
+    pushed, mirror, events, failures = [], [], [], {}
+    for candidate, values, changes in items:
+        error = outcomes.get(candidate.contact.key)
+        if error:
+            failures[candidate.contact.key] = error
+            continue
+        pushed.append(candidate.contact.key)
+        mirror.append({"salesforce_id": candidate.salesforce_id, "sobject": sobject, "fields": values})
+        events.append(SyncEvent("pushed_to_salesforce", "P5", contact_key=candidate.contact.key,
+                                salesforce_id=candidate.salesforce_id, changes=changes,
+                                detail=f"updated {sobject} {candidate.salesforce_id}"))
+    with engine.begin() as conn:
+        push_store.record_mirror(conn, mirror, run_id=run_id, now=now)
+        push_store.record_pushed(conn, pushed, events, run_id=run_id, now=now)
+        push_store.record_rejected(conn, failures, run_id=run_id, now=now,
+                                   base_seconds=settings.push_retry_base_seconds,
+                                   max_attempts=settings.push_max_attempts)
+    counts["updated_in_salesforce"] += len(pushed)
+    counts["fields_pushed"] += sum(len(v) for c, v, _ in items if c.contact.key in pushed)
+    counts["rejected"] += len(failures)
+
+
+def _errors_text(outcome: dict[str, Any]) -> str:
+    errors = outcome.get("errors") or []
+    return "; ".join(f"{e.get('statusCode') or e.get('errorCode')}: {e.get('message', '')}".strip() for e in errors) \
+        or "rejected without a message"
+
+
+def _id18(value: str) -> str:
+    return to_18(value)
