@@ -21,8 +21,10 @@ NOT_YET: dict[str, str] = {}   # command -> the issue it lands with (none pendin
 
 
 def _parser() -> argparse.ArgumentParser:
+    # --json is accepted before or after the command; the subcommands' copy must not reset the
+    # top-level value to False (argparse would), hence SUPPRESS there.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print JSON on stdout")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON on stdout")
     parser = argparse.ArgumentParser(
         prog="conversion-sync", parents=[common],
         description="Two-way sync between a Salesforce org and the Conversion contact database.")
@@ -89,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return sandbox_main(argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    args.json = getattr(args, "json", False)
     name = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
     if name in NOT_YET:
         _fail(args, f"`conversion-sync {name}` is not available yet: it lands with {NOT_YET[name]}.")

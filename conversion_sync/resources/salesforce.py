@@ -46,9 +46,14 @@ def error_code(exc: SalesforceError) -> str | None:
 
 
 def error_message(exc: SalesforceError) -> str:
+    """errorCode and message on one line (Salesforce quotes the whole query in INVALID_FIELD)."""
     content = getattr(exc, "content", None)
     if isinstance(content, list) and content and isinstance(content[0], dict):
-        return f"{error_code(exc)}: {content[0].get('message', '')}".strip()
+        message = str(content[0].get("message", ""))
+        lines = [line.strip() for line in message.splitlines() if line.strip()]
+        if len(lines) > 1:
+            message = lines[-1]
+        return f"{error_code(exc)}: {message}".strip()
     return f"HTTP {getattr(exc, 'status', '?')}"
 
 

@@ -169,7 +169,7 @@ def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: lis
         if outcome.get("success"):
             sent = {k: to_text(v) for k, v in record.items() if k not in ("attributes", external)}
             links.append((contact.key, outcome["id"], sobject, "created"))
-            mirror.append({"salesforce_id": result["id"], "sobject": sobject, "fields": sent,
+            mirror.append({"salesforce_id": outcome["id"], "sobject": sobject, "fields": sent,
                            "email_key": contact.email_key})
         else:
             failures[contact.key] = _errors_text(outcome)

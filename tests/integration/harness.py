@@ -69,6 +69,27 @@ class SyncHarness:
         results["api_calls"] = Counter(client.usage.calls)
         return results
 
+    def push(self, contact_ids=None) -> Counter:
+        """One push (what the salesforce_push asset does), returning its counts."""
+        from conversion_sync.service.push import push
+
+        settings = load_sync_settings()
+        client = SalesforceResource(backoff_seconds=0.01).client(budget_share=settings.api_budget_share)
+        self.last_client = client
+        result = push(self.engine, client, settings, now=utcnow(), run_id="test", contact_ids=contact_ids)
+        counts = Counter(result.counts)
+        counts["stopped"] = int(result.stopped is not None)
+        counts.update({f"call:{kind}": n for kind, n in client.usage.calls.items()})
+        return counts
+
+    def identify(self, email=None, **kwargs):
+        from conversion_sync.service.entry import identify_entries
+        from conversion_sync.sync.identity import Entry
+
+        outcome = identify_entries(self.engine, load_sync_settings(), [Entry(email=email, **kwargs)], now=utcnow())[0]
+        assert outcome.error is None, outcome.error
+        return outcome
+
     def cycle(self, instance: dg.DagsterInstance | None = None) -> CycleResult:
         """The real sync job, in process (what `conversion-sync sync` and the sensor run)."""
         result = run_sync_cycle(instance=instance or dg.DagsterInstance.ephemeral())

@@ -140,3 +140,40 @@ def test_a_three_day_backfill_twice_gives_the_same_store(harness, org):
     assert second.steps["salesforce_leads"]["pulled"] == 15 and second.steps["contacts"]["applied"] == 0
     assert harness.snapshot() == after_first
     assert {d.strftime("%Y-%m-%d") for d in days} <= partitions
+
+
+def test_the_push_sensor_requests_a_push_only_when_something_is_queued_and_no_sync_runs(harness, org):
+    from conversion_sync.jobs.sensors import push_sensor
+
+    def evaluate(instance):
+        return push_sensor(dg.build_sensor_context(instance=instance, resources={"database": ConversionDatabase()}))
+
+    with dg.instance_for_test() as instance:
+        assert "nothing queued" in evaluate(instance).skip_message
+        harness.identify("queued@example.com", traits={"last_name": "Q"}, sync="immediate")
+        assert isinstance(evaluate(instance), dg.RunRequest)
+        job = defs.resolve_job_def("sync_job")
+        running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags=job.tags)
+        assert "pushes at its end" in evaluate(instance).skip_message
+        instance.report_run_canceled(running)
+
+
+def test_push_job_pushes_skipped_contacts_by_id_from_the_cli(harness, org, database_url, sandbox):
+    entered = harness.identify("skipped@example.com", traits={"last_name": "S"}, sync="skip")
+    env = {**os.environ, **sandbox.env(), "CONVERSION_DATABASE_URL": database_url}
+    done = subprocess.run([sys.executable, "-m", "conversion_sync.cli", "contacts", "push", str(entered.contact_id)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "created_in_salesforce=1" in done.stdout
+    assert harness.contact(entered.contact_id).salesforce_object == "Lead"
+    refused = subprocess.run([sys.executable, "-m", "conversion_sync.cli", "contacts", "merge", "1", "1"],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "cannot be merged into itself" in refused.stderr
+
+
+def test_the_sync_job_pulls_then_pushes(harness, org):
+    harness.identify("entered@example.com", traits={"last_name": "E"}, sync="immediate")
+    org.create("Lead", {"LastName": "SF", "Company": "X", "Email": "sf@example.com"})
+    result = harness.cycle()
+    assert result.steps["salesforce_push"]["created_in_salesforce"] == 1
+    assert result.steps["contacts"]["created"] == 1
