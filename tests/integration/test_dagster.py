@@ -49,7 +49,8 @@ def test_a_sync_cycle_reports_h1_counts_on_each_materialization(harness, org):
                                  "contacts_in_their_account_company": True, "duplicate_emails": True}
     with harness.engine.connect() as conn:
         steps = conn.execute(select(sync_runs.c.step).where(sync_runs.c.run_id == result.run_id)).scalars().all()
-    assert set(steps) == {"salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts"}
+    assert set(steps) == {"salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts",
+                          "salesforce_push"}
 
 
 def test_the_duplicate_email_check_warns_without_failing_the_run(harness, org):
@@ -112,7 +113,7 @@ def test_r1_two_syncs_started_at_once_never_write_at_the_same_time(harness, org,
     with harness.engine.connect() as conn:
         rows = conn.execute(select(sync_runs.c.run_id, sync_runs.c.started_at, sync_runs.c.finished_at)
                             .order_by(sync_runs.c.started_at)).all()
-    assert len({r.run_id for r in rows}) == 2 and len(rows) == 10
+    assert len({r.run_id for r in rows}) == 2 and len(rows) == 12     # six steps each
     for earlier, later in zip(rows, rows[1:]):
         assert earlier.finished_at <= later.started_at, "two sync steps wrote at the same time"
     assert len(harness.contacts()) == 3000                # and nothing was created twice

@@ -53,5 +53,5 @@ def test_a_sync_runs_records_land_in_postgres_with_the_production_profile(harnes
             "SELECT count(*) FROM event_logs WHERE run_id = :r AND dagster_event_type = 'ASSET_MATERIALIZATION'"),
             {"r": result.run_id}).scalar()
     engine.dispose()
-    assert status == "SUCCESS" and materializations == 5
+    assert status == "SUCCESS" and materializations == 6
     assert len(harness.contacts()) == 1
