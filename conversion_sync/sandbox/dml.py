@@ -267,8 +267,11 @@ def existing_row(org: "SandboxOrg", sobject: str, record_id: Any, deleted_status
 
 
 def update_record(org: "SandboxOrg", sobject: str, record_id: str, body: dict[str, Any], stamp: int,
-                  user_id: str, txn: Txn | None = None, api: bool = True, deleted_status: int = 400) -> str:
-    """Update one record; returns its 18-character id."""
+                  user_id: str, txn: Txn | None = None, api: bool = True, deleted_status: int = 400,
+                  backdated: bool = False) -> str:
+    """Update one record; returns its 18-character id. A write moves the record's stamps forward
+    (several records may share a stamp, one record's stamps never stand still) unless it is
+    `backdated` (a late commit)."""
     table = org.tables[sobject]
     rid, row = existing_row(org, sobject, record_id, deleted_status)
     values = parse_body(org, table.schema, body, creating=False, record_id=rid)
@@ -280,6 +283,8 @@ def update_record(org: "SandboxOrg", sobject: str, record_id: str, body: dict[st
     for pos, value in values.items():
         new[pos] = value
     schema = table.schema
+    if not backdated:
+        stamp = max(stamp, row[table.sms_pos] + 1)
     new[schema.pos("LastModifiedDate")] = stamp
     new[schema.pos("SystemModstamp")] = stamp
     new[schema.pos("LastModifiedById")] = user_id
@@ -301,6 +306,7 @@ def set_system_fields(table: Table, rid: str, changes: dict[str, Any], stamp: in
     if schema.name in NAME_OBJECTS and ("FirstName" in changes or "LastName" in changes):
         new[schema.pos("Name")] = full_name(schema, new)
     if stamp is not None:
+        stamp = max(stamp, old[table.sms_pos] + 1)
         new[table.sms_pos] = stamp
         if lmd:
             new[schema.pos("LastModifiedDate")] = stamp

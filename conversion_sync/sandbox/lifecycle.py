@@ -203,4 +203,5 @@ def late_commit(org: "SandboxOrg", table: Table, record_id: str | None, fields: 
     when = org.clock.now_ms() - int(round(seconds_ago * 1000))
     if record_id is None:
         return dml.insert_record(org, table.schema.name, fields, when, org.sales_user_id)
-    return dml.update_record(org, table.schema.name, record_id, fields, when, org.sales_user_id, api=False)
+    return dml.update_record(org, table.schema.name, record_id, fields, when, org.sales_user_id, api=False,
+                             backdated=True)

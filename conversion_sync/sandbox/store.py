@@ -30,7 +30,11 @@ _MAX_STR = "\U0010ffff"
 
 
 class Clock:
-    """The org clock: real time plus an offset; write stamps are strictly increasing milliseconds."""
+    """The org clock: real time plus an offset; write stamps never go backwards.
+
+    Like Salesforce, many writes in the same millisecond share a stamp (ties are what a sync's
+    window bounds must handle). An earlier version made every stamp strictly greater than the
+    last, which under a burst of writes ran the clock seconds into the future."""
 
     def __init__(self) -> None:
         self.offset_ms = 0
@@ -41,15 +45,15 @@ class Clock:
         return now_ms() + self.offset_ms
 
     def stamp(self) -> int:
-        """A write timestamp: now, but always after the previous stamp."""
-        t = max(self.now_ms(), self.last_ms + 1)
+        """A write timestamp: now, never before the previous stamp (equal is fine)."""
+        t = max(self.now_ms(), self.last_ms)
         self.last_ms = t
         return t
 
     def set_ms(self, ms: int) -> None:
         """Make `now` equal `ms` (time keeps flowing from there)."""
         self.offset_ms = ms - now_ms()
-        self.last_ms = ms - 1
+        self.last_ms = ms
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward (or back, for negative seconds)."""
