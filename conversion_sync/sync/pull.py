@@ -46,6 +46,7 @@ class ContactApplier:
         knows of whose Contact is in the batch); `companies` maps each Account id the batch
         mentions to its company."""
         self.result = ApplyResult()
+        self._creation_events: dict[int, SyncEvent] = {}
         self.companies = companies
         self.by_key: dict[int, ContactState] = {}
         self.by_salesforce_id: dict[str, ContactState] = {}
@@ -157,9 +158,10 @@ class ContactApplier:
         self._next_new_key -= 1
         self._index(contact)
         self._set_link(contact, record.salesforce_id, record.sobject)
-        self.result.events.append(SyncEvent(
-            "contact_created", "R4c", contact_key=contact.key, salesforce_id=record.salesforce_id,
-            detail=f"created from {record.sobject} {record.salesforce_id}"))
+        created = SyncEvent("contact_created", "R4c", contact_key=contact.key, salesforce_id=record.salesforce_id,
+                            detail=f"created from {record.sobject} {record.salesforce_id}")
+        self.result.events.append(created)
+        self._creation_events[contact.key] = created
         self.result.counts["created"] += 1
         if same_email:
             # In id order once stored: existing contacts first, then this batch's new ones in the
@@ -192,6 +194,10 @@ class ContactApplier:
                 changes[mapping.field] = [old_value, new_value]
         if changes:
             self._touch(contact)
+            created = self._creation_events.pop(contact.key, None)
+            if created is not None:      # a new contact's first values belong to its creation event
+                created.changes = changes
+                return
             self.result.events.append(SyncEvent(
                 "contact_updated", "R5", contact_key=contact.key, salesforce_id=record.salesforce_id,
                 changes=changes, detail=f"values from {record.sobject} {record.salesforce_id}"))
