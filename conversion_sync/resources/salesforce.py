@@ -92,6 +92,8 @@ def _call_kind(method: str, path: str) -> str:
     tail = path.split("/services/data/", 1)[1].split("/", 1)[-1].rstrip("/")
     if tail.startswith(("query", "queryAll")):
         return "query_more" if "/" in tail else "query"
+    if tail.startswith("composite/sobjects/") and method == "PATCH":
+        return "collections_upsert"          # composite/sobjects/{object}/{external id field}
     if tail.startswith("composite/sobjects"):
         return f"collections_{ {'POST': 'create', 'PATCH': 'update', 'GET': 'get', 'DELETE': 'delete'}.get(method, method.lower())}"
     if tail.startswith("jobs/query"):

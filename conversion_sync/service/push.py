@@ -37,7 +37,8 @@ from conversion_sync.sync.records import email_key, from_api, to_text
 
 log = logging.getLogger(__name__)
 
-LOOKUP_CHUNK = 100            # emails per lookup query (keeps the GET URL well under its limit)
+LOOKUP_LIMIT = 200            # emails per look-up query: one batch of creates
+LOOKUP_CHARS = 8_000          # and at most this many characters of emails (the query goes in the URL)
 NOT_PROVIDED = "[not provided]"
 
 
@@ -116,7 +117,7 @@ def _link_existing(engine, client, settings, batch: list[ContactState], now, run
     emails = sorted({c.values["email"].strip() for c in batch})
     found: dict[str, list[tuple[str, Any]]] = defaultdict(list)     # email key -> (object, record)
     for sobject, condition in (("Contact", ""), ("Lead", "IsConverted = false AND ")):
-        for chunk in staging.chunked(emails, LOOKUP_CHUNK):
+        for chunk in _email_chunks(emails):
             soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings))} FROM {sobject} "
                                f"WHERE {condition}Email IN {{emails}} ORDER BY LastModifiedDate DESC", emails=list(chunk))
             for raw in client.query(soql):
@@ -141,6 +142,19 @@ def _link_existing(engine, client, settings, batch: list[ContactState], now, run
             push_store.record_linked(conn, links, run_id=run_id, now=now)
         counts["linked_in_salesforce"] += len(links)
     return remaining
+
+
+def _email_chunks(emails: list[str]) -> list[list[str]]:
+    """Emails in groups that keep a look-up query's URL short (real orgs refuse ~16 KB URLs)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for email in emails:
+        if chunks[-1] and (len(chunks[-1]) >= LOOKUP_LIMIT or size + len(email) + 4 > LOOKUP_CHARS):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(email)
+        size += len(email) + 4
+    return [chunk for chunk in chunks if chunk]
 
 
 def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: list[ContactState],

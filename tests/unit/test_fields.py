@@ -68,3 +68,14 @@ def test_push_needs_an_edit_newer_than_the_record_and_a_different_value():
                                   salesforce_value="CEO", record_modified=T0)
     assert not push_to_salesforce(P.TWO_WAY, conversion_value="CTO", field_updated_at=NEWER,
                                   salesforce_value="CEO", record_modified=T0, read_only=True)
+
+
+def test_email_lookups_are_chunked_by_count_and_by_url_length():
+    from conversion_sync.service.push import LOOKUP_CHARS, _email_chunks
+
+    short = [f"a{i}@example.com" for i in range(450)]
+    assert [len(c) for c in _email_chunks(short)] == [200, 200, 50]
+    long = [("x" * 70) + f"{i}@example.com" for i in range(200)]
+    chunks = _email_chunks(long)
+    assert len(chunks) > 1 and sum(len(c) for c in chunks) == 200
+    assert all(sum(len(e) + 4 for e in c) <= LOOKUP_CHARS for c in chunks)
