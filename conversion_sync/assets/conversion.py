@@ -72,5 +72,5 @@ def _warnings_table(engine, run_id: str, limit: int = 50) -> str:
     for row in rows[:limit]:
         lines.append(f"| {row.kind} | {row.contact_id} | {row.message.replace('|', '/')} |")
     if len(rows) > limit:
-        lines.append(f"| ... | | more in `conversion-sync warnings list` |")
+        lines.append("| ... | | more in `conversion-sync warnings list` |")
     return "\n".join(lines)

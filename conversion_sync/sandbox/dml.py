@@ -163,7 +163,7 @@ def parse_body(org: "SandboxOrg", schema: ObjectSchema, body: dict[str, Any], cr
                 except InvalidSalesforceId:
                     same = False
                 if not same:
-                    raise SandboxError("INVALID_ID_FIELD", f"The Id field should not be specified in the "
+                    raise SandboxError("INVALID_ID_FIELD", "The Id field should not be specified in the "
                                        f"sobject data.", ["Id"])
             continue
         if not privileged and not (fdef.createable if creating else fdef.updateable):

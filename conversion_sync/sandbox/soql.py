@@ -153,7 +153,7 @@ def _read_string(text: str, start: int) -> tuple[str, str, int]:
         out.append(ch)
         like.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
         i += 1
-    raise soql_error(text, start - 1, "MALFORMED_QUERY", f"unterminated string literal")
+    raise soql_error(text, start - 1, "MALFORMED_QUERY", "unterminated string literal")
 
 
 def tokenize(text: str) -> list[Token]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
-from conversion_sync.sync.fields import FieldMapping, normalize_value, take_from_salesforce
+from conversion_sync.sync.fields import FieldMapping, values_to_take
 from conversion_sync.sync.model import ApplyResult, CompanyState, SyncEvent
 from conversion_sync.sync.records import PulledRecord
 
@@ -62,19 +62,8 @@ class CompanyApplier:
         return result
 
     def _apply_fields(self, company: CompanyState, record: PulledRecord) -> dict[str, list]:
-        changes: dict[str, list] = {}
-        for mapping in self.mappings:
-            sf_field = mapping.salesforce.get("Account")
-            if not sf_field or sf_field not in record.fields:
-                continue
-            kwargs = {}
-            if record.mirror is not None and sf_field in record.mirror:
-                kwargs["mirror_value"] = record.mirror[sf_field]
-            new_value = normalize_value(record.fields[sf_field])
-            old_value = company.values.get(mapping.field)
-            if take_from_salesforce(mapping.preference, salesforce_value=new_value, current_value=old_value,
-                                    record_modified=record.last_modified_date,
-                                    field_updated_at=company.field_updated_at.get(mapping.field), **kwargs):
-                company.set_value(mapping.field, new_value, record.last_modified_date)
-                changes[mapping.field] = [old_value, new_value]
+        changes = values_to_take(self.mappings, "Account", record.fields, record.mirror, record.last_modified_date,
+                                 company.values, company.field_updated_at)
+        for name, (_, new_value) in changes.items():
+            company.set_value(name, new_value, record.last_modified_date)
         return changes

@@ -117,3 +117,22 @@ def push_to_salesforce(
     if preference is Preference.PREFER_SALESFORCE_UNLESS_EMPTY:
         return is_empty(salesforce_value) and value is not None
     return True
+
+
+def values_to_take(mappings, sobject: str, record_fields: dict[str, Any], mirror: dict[str, Any] | None,
+                   record_modified: dt.datetime, current: dict[str, Any],
+                   updated_at: dict[str, dt.datetime | None]) -> dict[str, list[Any]]:
+    """R5 for every mapped field of one pulled record: {Conversion field: [old, new]} to take."""
+    taken: dict[str, list[Any]] = {}
+    for mapping in mappings:
+        sf_field = mapping.salesforce.get(sobject)
+        if not sf_field or sf_field not in record_fields:
+            continue
+        seen = {"mirror_value": mirror[sf_field]} if mirror is not None and sf_field in mirror else {}
+        new_value = normalize_value(record_fields[sf_field])
+        old_value = current.get(mapping.field)
+        if take_from_salesforce(mapping.preference, salesforce_value=new_value, current_value=old_value,
+                                record_modified=record_modified, field_updated_at=updated_at.get(mapping.field),
+                                **seen):
+            taken[mapping.field] = [old_value, new_value]
+    return taken

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
-from conversion_sync.sync.fields import FieldMapping, normalize_value, take_from_salesforce
+from conversion_sync.sync.fields import FieldMapping, normalize_value, values_to_take
 from conversion_sync.sync.merge import fold_fields
 from conversion_sync.sync.model import ApplyResult, ContactState, SyncEvent, SyncWarning, contact_ref
 from conversion_sync.sync.records import PulledRecord
@@ -177,21 +177,10 @@ class ContactApplier:
 
     def _apply_fields(self, contact: ContactState, record: PulledRecord) -> None:
         """R5 for every mapped field of this object."""
-        changes: dict[str, list] = {}
-        for mapping in self.mappings:
-            sf_field = mapping.salesforce.get(record.sobject)
-            if not sf_field or sf_field not in record.fields:
-                continue
-            kwargs = {}
-            if record.mirror is not None and sf_field in record.mirror:
-                kwargs["mirror_value"] = record.mirror[sf_field]
-            new_value = normalize_value(record.fields[sf_field])
-            old_value = contact.values.get(mapping.field)
-            if take_from_salesforce(mapping.preference, salesforce_value=new_value, current_value=old_value,
-                                    record_modified=record.last_modified_date,
-                                    field_updated_at=contact.field_updated_at.get(mapping.field), **kwargs):
-                self._set_email_value(contact, mapping.field, new_value, record.last_modified_date)
-                changes[mapping.field] = [old_value, new_value]
+        changes = values_to_take(self.mappings, record.sobject, record.fields, record.mirror,
+                                 record.last_modified_date, contact.values, contact.field_updated_at)
+        for name, (_, new_value) in changes.items():
+            self._set_email_value(contact, name, new_value, record.last_modified_date)
         if changes:
             self._touch(contact)
             created = self._creation_events.pop(contact.key, None)

@@ -5,7 +5,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 
 import dagster as dg
 from sqlalchemy import select

@@ -98,7 +98,7 @@ def test_auth_modes():
 def test_with_nothing_set_the_sandbox_orgs_env_file_is_used(tmp_path):
     (tmp_path / "sandbox").mkdir()
     (tmp_path / "sandbox" / "sandbox.env").write_text(
-        f"SALESFORCE_INSTANCE_URL=https://127.0.0.1:8443\nSALESFORCE_CLIENT_ID=cid\nSALESFORCE_CLIENT_SECRET=sec\n")
+        "SALESFORCE_INSTANCE_URL=https://127.0.0.1:8443\nSALESFORCE_CLIENT_ID=cid\nSALESFORCE_CLIENT_SECRET=sec\n")
     settings = salesforce_settings_from_env({"CONVERSION_SYNC_DATA_DIR": str(tmp_path)})
     assert settings.instance_url == "https://127.0.0.1:8443" and settings.auth_mode == "client_credentials"
     # An explicit setting wins over the file.
