@@ -164,7 +164,7 @@ def parse_body(org: "SandboxOrg", schema: ObjectSchema, body: dict[str, Any], cr
                     same = False
                 if not same:
                     raise SandboxError("INVALID_ID_FIELD", "The Id field should not be specified in the "
-                                       f"sobject data.", ["Id"])
+                                       "sobject data.", ["Id"])
             continue
         if not privileged and not (fdef.createable if creating else fdef.updateable):
             read_only.append(fdef.name)
