@@ -1,6 +1,7 @@
 """Smoke test of the real deployment shape: `dagster dev -w workspace.yaml` serves the code
 location, shows the asset graph over GraphQL, and its daemon's sensor runs a sync by itself."""
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -16,6 +17,10 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 
 ASSETS_QUERY = "{ assetNodes { assetKey { path } } }"
+BACKFILL_MUTATION = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+BACKFILL_STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  __typename ... on PartitionBackfill { status } } }"""
 SENSOR_QUERY = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__", repositoryLocationName: "conversion_sync"})
   { ... on Sensors { results { name sensorState { status } } } } }"""
 
@@ -26,8 +31,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _graphql(port: int, query: str) -> dict:
-    response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=10)
+def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables or {}},
+                             timeout=10)
     response.raise_for_status()
     return response.json()["data"]
 
@@ -69,6 +75,26 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
             assert time.monotonic() < deadline, "no sync run within 150 s: " + (tmp_path / "dagster.log").read_text()[-3000:]
             time.sleep(2)
         assert harness.contact_of(lead).email == "smoke@example.com"
+
+        # A change that committed two days late, older than any lookback: only a backfill of its
+        # days finds it. Launched as the UI does, run by the daemon, one run for the range.
+        late = org.late_commit("Lead", fields={"LastName": "Late", "Company": "X", "Email": "late@example.com"},
+                               seconds_ago=2 * 86400)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        days = {"start": str(today - dt.timedelta(days=3)), "end": str(today - dt.timedelta(days=1))}
+        assets = ["salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts"]
+        launched = _graphql(port, BACKFILL_MUTATION, {"params": {"partitionsByAssets": [
+            {"assetKey": {"path": [name]}, "partitions": {"range": days}} for name in assets]}})
+        backfill_id = launched["launchPartitionBackfill"]["backfillId"]
+        deadline = time.monotonic() + 150
+        while True:
+            status = _graphql(port, BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+            if status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
+                break
+            assert time.monotonic() < deadline, f"backfill still {status} after 150 s"
+            time.sleep(2)
+        assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
+        assert harness.contact_of(late) is not None
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
