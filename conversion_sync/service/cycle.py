@@ -40,8 +40,10 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
     load_sync_settings()
     ConversionDatabase().engine()
     job = defs.resolve_job_def(job_name)
+    # Progress (what each step pulled, applied, pushed) at INFO; Dagster's per-event DEBUG lines off.
+    config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
     result = job.execute_in_process(instance=instance or dagster_instance(), tags=tags or {},
-                                    run_config=run_config, raise_on_error=False)
+                                    run_config=config, raise_on_error=False)
     cycle = CycleResult(run_id=result.run_id, success=result.success)
     for event in result.all_events:
         if event.is_step_materialization:
