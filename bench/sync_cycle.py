@@ -9,6 +9,7 @@ go through the real sync_job (in process), simple-salesforce over HTTPS, and a r
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import resource
 import sys
@@ -41,11 +42,17 @@ def main() -> int:
         org = sandbox.org
         accounts = args.accounts or max(1, args.records // 10)
         started = time.perf_counter()
-        account_ids = org.seed("Account", [{"Name": f"Account {i}", "Website": f"a{i}.example"} for i in range(accounts)])
+        # The org's history is an hour old, so the incremental cycle's lookback (5 minutes) sees
+        # only the changes made for it, as in a real org.
+        old = (org.now() - dt.timedelta(hours=1)).isoformat()
+        stamps = {"CreatedDate": old, "LastModifiedDate": old, "SystemModstamp": old}
+        account_ids = org.seed("Account", [{"Name": f"Account {i}", "Website": f"a{i}.example", **stamps}
+                                           for i in range(accounts)])
         half = args.records // 2
         contact_ids = org.seed("Contact", [{"LastName": f"C{i}", "FirstName": "Bench", "Email": f"c{i}@example.com",
-                                            "AccountId": account_ids[i % accounts], "Title": "Buyer"} for i in range(half)])
-        lead_ids = org.seed("Lead", [{"LastName": f"L{i}", "Company": f"Co {i}", "Email": f"l{i}@example.com"}
+                                            "AccountId": account_ids[i % accounts], "Title": "Buyer", **stamps}
+                                           for i in range(half)])
+        lead_ids = org.seed("Lead", [{"LastName": f"L{i}", "Company": f"Co {i}", "Email": f"l{i}@example.com", **stamps}
                                      for i in range(args.records - half)])
         print(f"seeded {accounts} accounts, {len(contact_ids)} contacts, {len(lead_ids)} leads "
               f"in {time.perf_counter() - started:.1f} s", flush=True)
