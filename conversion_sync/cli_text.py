@@ -66,12 +66,23 @@ def status_text(status: dict[str, Any]) -> str:
     lines.append(f"open warnings: {sum(warnings.values())} {warnings if warnings else ''}".rstrip())
     lines.append("last runs:")
     for run in status["last_runs"]:
-        steps = ", ".join(f"{name}: {stats.get('applied', stats.get('pulled', 0))}"
-                          for name, stats in run["steps"].items() if isinstance(stats, dict))
+        steps = ", ".join(f"{name}: {_step_summary(stats)}" for name, stats in run["steps"].items()
+                          if isinstance(stats, dict))
         lines.append(f"  {run['run_id'][:8]} {_cell(run['started_at'])} {run['status']}  {steps}")
     if not status["last_runs"]:
         lines.append("  none yet")
     return "\n".join(lines)
+
+
+def _step_summary(stats: dict[str, Any]) -> str:
+    """The one number that says what a step did: pulled, applied, or sent to Salesforce."""
+    if "pulled" in stats:
+        return f"{stats['pulled']} pulled"
+    if "applied" in stats:
+        return f"{stats['applied']} applied"
+    sent = sum(int(stats.get(k) or 0) for k in ("created_in_salesforce", "linked_in_salesforce",
+                                                "updated_in_salesforce"))
+    return f"{sent} sent" + (" (stopped)" if stats.get("stopped") else "")
 
 
 def contact_text(contact: dict[str, Any]) -> str:
