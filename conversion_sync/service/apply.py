@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from conversion_sync.config import SyncSettings
+from conversion_sync.service.describe import read_only_fields
 from conversion_sync.store import contacts as contact_store
 from conversion_sync.store import staging
 from conversion_sync.sync.companies import CompanyApplier
@@ -81,7 +82,8 @@ def _finish(conn, batch: list[PulledRecord], result, settings: SyncSettings, now
 
 def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Counter:
     companies = contact_store.load_companies(conn, [r.salesforce_id for r in batch])
-    result = CompanyApplier(settings.company_fields, now).apply(batch, companies)
+    result = CompanyApplier(settings.company_fields, now, read_only_fields(conn).get("Account")).apply(
+        batch, companies)
     contact_store.write_company_changes(conn, result, run_id=run_id, now=now)
     return _finish(conn, batch, result, settings, now)
 
@@ -100,7 +102,7 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
                                            email_keys={r.email_key for r in batch if r.email_key},
                                            custom_fields=settings.custom_fields)
-    result = ContactApplier(settings.contact_fields, now).apply(
+    result = ContactApplier(settings.contact_fields, now, read_only_fields(conn)).apply(
         batch, contacts, conversions=conversions, companies=companies)
     contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields)
     return _finish(conn, batch, result, settings, now)

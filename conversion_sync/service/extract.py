@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, ConfigError
 from conversion_sync.resources.salesforce import SalesforceClient, error_code, error_message
+from conversion_sync.service.describe import org_fields
 from conversion_sync.store import staging, watermarks
 from conversion_sync.sync.records import SYSTEM_FIELDS, from_api
 from conversion_sync.sync.windows import PullWindow, partition_watermarks
@@ -78,6 +79,7 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
     try:
         client.limits()          # H3: read the org's usage before spending any of it
         client.check_budget()
+        org_fields(engine, client, sobject, now=now())   # read-only fields (R5), described once a day
         pages = _pages(client, settings, sobject, fields, window, stats)
         buffer: list = []
         for page in pages:

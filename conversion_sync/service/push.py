@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select
 from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, SalesforceConnectionError
 from conversion_sync.resources.salesforce import COLLECTION_LIMIT, SalesforceClient
+from conversion_sync.service.describe import org_fields
 from conversion_sync.service.extract import select_fields
 from conversion_sync.store import push as push_store
 from conversion_sync.store import staging
@@ -160,7 +161,7 @@ def _email_chunks(emails: list[str]) -> list[list[str]]:
 def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: list[ContactState],
             now, run_id, counts) -> None:
     sobject = settings.new_record_object
-    fields = client.field_names(sobject)
+    fields = org_fields(engine, client, sobject, now=now)
     external = settings.external_id_field if settings.external_id_field in fields else None
     accounts = _accounts_by_domain(engine) if sobject == "Contact" and settings.link_new_contacts_by_domain else {}
     records = [_new_record(contact, sobject, settings, fields, external, accounts) for contact in batch]
@@ -243,8 +244,13 @@ def _send_field_edits(engine, client: SalesforceClient, settings: SyncSettings, 
                                                   custom_fields=settings.custom_fields)
     writes: dict[str, list[tuple[Any, dict[str, Any], dict[str, list]]]] = defaultdict(list)
     unchanged: list[int] = []
+    read_only_by_object: dict[str, set[str]] = {}
     for candidate in candidates:
-        read_only = {name for name, f in client.field_names(candidate.sobject).items() if not f.get("updateable", True)}
+        if candidate.sobject not in read_only_by_object:
+            read_only_by_object[candidate.sobject] = {
+                name for name, f in org_fields(engine, client, candidate.sobject, now=now).items()
+                if not f.get("updateable", True)}
+        read_only = read_only_by_object[candidate.sobject]
         values, changes = {}, {}
         for mapping in settings.contact_fields:
             sf_field = mapping.salesforce.get(candidate.sobject)

@@ -211,3 +211,12 @@ sync_lock = Table(
     Column("holder", String(200)),
     Column("acquired_at", UTCDateTime),
 )
+
+salesforce_fields = Table(
+    # What the org's describe said about each object's fields (read-only ones are never pushed
+    # and always take Salesforce's value, R5); refreshed once a day.
+    "salesforce_fields", metadata,
+    Column("sobject", String(16), primary_key=True),
+    Column("fields", JSONType, nullable=False),     # name -> {"updateable": bool, "createable": bool}
+    Column("fetched_at", UTCDateTime, nullable=False),
+)

@@ -13,9 +13,10 @@ from conversion_sync.sync.records import PulledRecord
 class CompanyApplier:
     """Each Salesforce Account is one company, linked by Account id."""
 
-    def __init__(self, mappings: Iterable[FieldMapping], now: dt.datetime):
+    def __init__(self, mappings: Iterable[FieldMapping], now: dt.datetime, read_only: set[str] | None = None):
         self.mappings = tuple(mappings)
         self.now = now
+        self.read_only = read_only or set()
 
     def apply(self, records: list[PulledRecord], companies: Iterable[CompanyState]) -> ApplyResult:
         result = ApplyResult()
@@ -63,7 +64,7 @@ class CompanyApplier:
 
     def _apply_fields(self, company: CompanyState, record: PulledRecord) -> dict[str, list]:
         changes = values_to_take(self.mappings, "Account", record.fields, record.mirror, record.last_modified_date,
-                                 company.values, company.field_updated_at)
+                                 company.values, company.field_updated_at, self.read_only)
         for name, (_, new_value) in changes.items():
             company.set_value(name, new_value, record.last_modified_date)
         return changes

@@ -119,9 +119,18 @@ def push_to_salesforce(
     return True
 
 
+def pull_preference(mapping: FieldMapping, salesforce_field: str, read_only: frozenset[str] | set[str]) -> Preference:
+    """R5: a read-only Salesforce field (system, formula) is always_prefer_salesforce, whatever
+    the mapping says, unless the mapping switched the field off (do_not_sync)."""
+    if salesforce_field in read_only and mapping.preference is not Preference.DO_NOT_SYNC:
+        return Preference.ALWAYS_PREFER_SALESFORCE
+    return mapping.preference
+
+
 def values_to_take(mappings, sobject: str, record_fields: dict[str, Any], mirror: dict[str, Any] | None,
                    record_modified: dt.datetime, current: dict[str, Any],
-                   updated_at: dict[str, dt.datetime | None]) -> dict[str, list[Any]]:
+                   updated_at: dict[str, dt.datetime | None],
+                   read_only: frozenset[str] | set[str] = frozenset()) -> dict[str, list[Any]]:
     """R5 for every mapped field of one pulled record: {Conversion field: [old, new]} to take."""
     taken: dict[str, list[Any]] = {}
     for mapping in mappings:
@@ -131,7 +140,8 @@ def values_to_take(mappings, sobject: str, record_fields: dict[str, Any], mirror
         seen = {"mirror_value": mirror[sf_field]} if mirror is not None and sf_field in mirror else {}
         new_value = normalize_value(record_fields[sf_field])
         old_value = current.get(mapping.field)
-        if take_from_salesforce(mapping.preference, salesforce_value=new_value, current_value=old_value,
+        if take_from_salesforce(pull_preference(mapping, sf_field, read_only), salesforce_value=new_value,
+                                current_value=old_value,
                                 record_modified=record_modified, field_updated_at=updated_at.get(mapping.field),
                                 **seen):
             taken[mapping.field] = [old_value, new_value]

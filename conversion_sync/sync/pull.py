@@ -32,9 +32,11 @@ class CompanyRef:
 class ContactApplier:
     """Applies one batch; create a new applier per batch."""
 
-    def __init__(self, mappings: Iterable[FieldMapping], now: dt.datetime):
+    def __init__(self, mappings: Iterable[FieldMapping], now: dt.datetime,
+                 read_only: dict[str, set[str]] | None = None):
         self.mappings = tuple(mappings)
         self.now = now
+        self.read_only = read_only or {}
         self._next_new_key = -1
 
     # -- public -------------------------------------------------------------------------------
@@ -178,7 +180,8 @@ class ContactApplier:
     def _apply_fields(self, contact: ContactState, record: PulledRecord) -> None:
         """R5 for every mapped field of this object."""
         changes = values_to_take(self.mappings, record.sobject, record.fields, record.mirror,
-                                 record.last_modified_date, contact.values, contact.field_updated_at)
+                                 record.last_modified_date, contact.values, contact.field_updated_at,
+                                 self.read_only.get(record.sobject, set()))
         for name, (_, new_value) in changes.items():
             self._set_email_value(contact, name, new_value, record.last_modified_date)
         if changes:

@@ -126,3 +126,16 @@ def test_a_newly_added_mapping_is_backfilled_by_re_pulling(harness, org, sync_co
     assert harness.attribute(contact.id, "score") is None
     harness.backfill()                               # today's partition, re-pulled whole
     assert harness.attribute(contact.id, "score") == "42"
+
+
+def test_a_read_only_salesforce_field_always_takes_salesforces_value_and_is_never_pushed(harness, org, sync_config):
+    """R5: Lead.Name is a formula (read-only): whatever the mapping says, Salesforce wins."""
+    sync_config("fields:\n  title: {salesforce: {Lead: Name}, preference: always_prefer_conversion}\n")
+    lead, contact = pulled_lead(harness, org, FirstName="Ada")
+    assert contact.title == "Ada Lee"                       # taken, despite always_prefer_conversion
+    edit_in_conversion(harness, contact.id, "title", "Countess")
+    assert harness.push()["updated_in_salesforce"] == 0     # never pushed
+    assert org.get("Lead", lead)["Name"] == "Ada Lee"
+    org.update("Lead", lead, {"FirstName": "Augusta"})
+    harness.pull()
+    assert harness.contact_of(lead).title == "Augusta Lee"
