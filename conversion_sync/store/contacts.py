@@ -99,6 +99,12 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
         conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"))
                      .values(**{name: bindparam(name) for name in _CONTACT_COLUMNS}),
                      [{**_contact_row(c), "b_id": c.key} for c in changed])
+        # A contact unlinked because its record is gone (R8) has nothing left to push: a failed
+        # update must not turn into a create that would bring the deleted record back.
+        unlinked = [c.key for c in changed if "salesforce_id" in c.changed and c.salesforce_id is None]
+        for chunk in chunked(unlinked):
+            conn.execute(update(contacts).where(contacts.c.id.in_(chunk))
+                         .values(push_state=None, push_error=None, push_attempts=0, push_next_attempt_at=None))
     if custom_fields:
         _write_custom(conn, [c for c in result.contacts.values() if not c.removed], key_to_id, custom_fields)
     write_events(conn, result.events, key_to_id, {}, run_id=run_id, now=now)

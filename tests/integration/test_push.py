@@ -235,3 +235,22 @@ def test_p6_a_merged_contact_takes_over_the_removed_ones_link(harness, org):
     org.update("Lead", lead, {"Title": "VP"})
     harness.pull()
     assert harness.contact(free.contact_id).title == "VP" and len(harness.contacts()) == 1
+
+
+def test_p5_a_locked_or_deleted_record_is_recorded_and_retried_the_rest_go_through(harness, org, sync_config):
+    sync_config("push_retry_base_seconds: 0\nfields:\n  title: {salesforce: Title, preference: two_way}\n")
+    ids = [org.create("Lead", {"LastName": f"L{i}", "Company": "X", "Email": f"k{i}@example.com"}) for i in range(3)]
+    harness.pull()
+    contacts = [harness.contact_of(i) for i in ids]
+    for contact in contacts:
+        edit(harness, contact.id, "title", "VP")
+    org.lock_record(ids[0], times=1)          # another user holds the row
+    org.delete("Lead", ids[1])                # deleted after the last pull
+    counts = harness.push()
+    assert counts["updated_in_salesforce"] == 1 and counts["rejected"] == 2
+    assert "UNABLE_TO_LOCK_ROW" in harness.contact(contacts[0].id).push_error
+    assert "ENTITY_IS_DELETED" in harness.contact(contacts[1].id).push_error
+    harness.pull()                            # the delete arrives: the contact is unlinked (R8)
+    again = harness.push()                    # the lock is gone: the retry goes through
+    assert again["updated_in_salesforce"] == 1 and again["rejected"] == 0
+    assert org.get("Lead", ids[0])["Title"] == "VP" and harness.contact(contacts[1].id).salesforce_id is None
