@@ -69,6 +69,15 @@ def status_text(status: dict[str, Any]) -> str:
         steps = ", ".join(f"{name}: {_step_summary(stats)}" for name, stats in run["steps"].items()
                           if isinstance(stats, dict))
         lines.append(f"  {run['run_id'][:8]} {_cell(run['started_at'])} {run['status']}  {steps}")
+    if status["last_runs"]:
+        lines.append("latest run, in full (H1):")
+        for name, stats in status["last_runs"][0]["steps"].items():
+            counts = " ".join(f"{key}={stats[key]}" for key in _H1_ORDER if isinstance(stats, dict) and stats.get(key))
+            if isinstance(stats, dict) and "watermark_after" in stats:
+                counts += f" watermark {stats.get('watermark_before') or 'none'} -> {stats.get('watermark_after')}"
+            if isinstance(stats, dict) and stats.get("stopped"):
+                counts += f" STOPPED: {stats['stopped']}"
+            lines.append(f"  {name:<20} {counts.strip() or 'nothing to do'}")
     if not status["last_runs"]:
         lines.append("  none yet")
     return "\n".join(lines)

@@ -57,7 +57,9 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
                             run_id=context.run.run_id, now=utcnow, progress=context.log.info)
             stats.counts["api_calls"] = client.usage.total
             record_step(engine, context.run.run_id, name, partition_key_for(window.upper), started, status="success",
-                        stats={**stats.counts, "stopped": stats.stopped})
+                        stats={**stats.counts, "stopped": stats.stopped,
+                               "watermark_before": _iso(stats.watermark_before),
+                               "watermark_after": _iso(stats.watermark_after)})
         metadata = {
             **count_metadata(stats.counts, EXTRACT_COUNTS),
             "api": dg.MetadataValue.text(stats.api),
@@ -74,6 +76,10 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
         return dg.MaterializeResult(metadata=metadata)
 
     return _extract
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 salesforce_accounts = _extract_asset("Account", "salesforce_accounts", "pull_accounts", deps=[])
