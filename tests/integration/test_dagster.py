@@ -2,6 +2,7 @@
 syncs started at once (R1), and a 3-day backfill run twice (R2)."""
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -177,3 +178,21 @@ def test_the_sync_job_pulls_then_pushes(harness, org):
     result = harness.cycle()
     assert result.steps["salesforce_push"]["created_in_salesforce"] == 1
     assert result.steps["contacts"]["created"] == 1
+
+
+def test_status_reports_watermarks_last_runs_and_warnings(harness, org, database_url, sandbox):
+    org.create("Lead", {"LastName": "A", "Company": "X", "Email": "same@example.com"})
+    org.create("Contact", {"LastName": "B", "Email": "same@example.com"})
+    harness.cycle()
+    env = {**os.environ, **sandbox.env(), "CONVERSION_DATABASE_URL": database_url}
+    done = subprocess.run([sys.executable, "-m", "conversion_sync.cli", "status", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    status = json.loads(done.stdout)
+    assert {w["object"] for w in status["watermarks"] if w["live"]} == {"Account", "Contact", "Lead"}
+    assert status["open_warnings"] == {"duplicate_email": 1}
+    latest = status["last_runs"][0]["steps"]
+    assert latest["salesforce_leads"]["pulled"] == 1 and latest["contacts"]["created"] == 2
+    assert latest["salesforce_leads"]["watermark_after"] is not None
+    text = subprocess.run([sys.executable, "-m", "conversion_sync.cli", "status"], env=env,
+                          capture_output=True, text=True, timeout=120).stdout
+    assert "open warnings: 1" in text and "latest run, in full (H1):" in text and "created=2" in text
