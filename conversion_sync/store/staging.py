@@ -160,14 +160,6 @@ def known_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
     return found
 
 
-def records_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, PulledRecord]:
-    wanted = sorted(set(ids))
-    found = {}
-    for chunk in chunked(wanted):
-        for row in conn.execute(select(sr).where(sr.c.salesforce_id.in_(chunk))):
-            found[row.salesforce_id] = _to_record(row)
-    return found
-
 
 def pending_count(conn: Connection) -> dict[str, int]:
     return dict(conn.execute(select(sr.c.sobject, func.count()).where(sr.c.pending.is_(True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from conversion_sync.store.schema import sync_watermarks as wm
 
@@ -49,7 +49,3 @@ def list_watermarks(conn: Connection, limit_per_object: int = 3) -> list[dict]:
         out.append({"object": row.sobject, "partition": row.partition_key, "watermark": row.watermark,
                     "live": row.is_live, "records": row.records, "run_id": row.run_id, "updated_at": row.updated_at})
     return out
-
-
-def reset_watermarks(conn: Connection) -> None:
-    conn.execute(delete(wm))

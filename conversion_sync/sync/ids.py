@@ -56,10 +56,6 @@ def to_18_or_none(value: str | None) -> str | None:
     return to_18(value)
 
 
-def is_salesforce_id(value: object) -> bool:
-    """True when `value` looks like a 15- or 18-character Salesforce id."""
-    return isinstance(value, str) and bool(_ID_PATTERN.match(value.strip()))
-
 
 def object_for_id(value: str) -> str | None:
     """The sObject type a Lead/Contact/Account id belongs to, by its key prefix, or None."""

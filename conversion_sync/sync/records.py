@@ -41,11 +41,6 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     return dt.datetime.fromisoformat(f"{date}T{clock}{fraction}{zone}").astimezone(dt.timezone.utc)
 
 
-def format_datetime(value: dt.datetime) -> str:
-    """The form Salesforce's REST API writes: 2024-05-01T12:30:15.000+0000."""
-    value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
-
 
 def parse_bool(value: Any) -> bool:
     if isinstance(value, bool):
