@@ -4,9 +4,8 @@
 import dagster as dg
 from sqlalchemy import select
 
-from conversion_sync.assets.runtime import count_metadata, record_step, run_partitions, utcnow
-from conversion_sync.assets.salesforce import OWNERS, salesforce_accounts, salesforce_contacts, salesforce_leads
-from conversion_sync.partitions import SYNC_POOL, sync_partitions
+from conversion_sync.assets.runtime import count_metadata, partitioned_sync_asset, record_step, run_partitions, utcnow
+from conversion_sync.assets.salesforce import salesforce_accounts, salesforce_contacts, salesforce_leads
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.store.schema import sync_warnings
@@ -16,14 +15,10 @@ CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "upda
                   "relinked", "unlinked", "folded", "skipped_no_email", "skipped_converted", "failed", "warnings"]
 
 
-@dg.asset(
+@partitioned_sync_asset(
     deps=[salesforce_accounts, salesforce_contacts, salesforce_leads],
-    partitions_def=sync_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=SYNC_POOL,
     group_name="conversion",
     kinds={"sql"},
-    owners=OWNERS,
     description="Companies: one per Salesforce Account, linked by Account id (R6); a deleted Account "
                 "unlinks its company (R8). Field values follow the sync preferences (R5).",
 )
@@ -37,14 +32,10 @@ def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -
     return dg.MaterializeResult(metadata=count_metadata(counts, COMPANY_COUNTS))
 
 
-@dg.asset(
+@partitioned_sync_asset(
     deps=[companies, salesforce_contacts, salesforce_leads],
-    partitions_def=sync_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=SYNC_POOL,
     group_name="conversion",
     kinds={"sql"},
-    owners=OWNERS,
     description="Contacts matched to Salesforce Leads and Contacts: by id, then by email, else created "
                 "(R4); fields by preference (R5); company links (R6); lead conversion (R7); deletes and "
                 "merges (R8); every change in sync_events (R9).",

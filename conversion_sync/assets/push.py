@@ -5,8 +5,7 @@ import dagster as dg
 from pydantic import Field
 
 from conversion_sync.assets.conversion import contacts
-from conversion_sync.assets.runtime import count_metadata, record_step, utcnow
-from conversion_sync.assets.salesforce import OWNERS
+from conversion_sync.assets.runtime import OWNERS, count_metadata, record_step, utcnow
 from conversion_sync.partitions import SYNC_POOL
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource

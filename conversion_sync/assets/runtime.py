@@ -8,9 +8,19 @@ from typing import Any, Mapping
 import dagster as dg
 from sqlalchemy import insert, update
 
-from conversion_sync.partitions import MODE_TAG, first_partition_start, partition_bounds
+from conversion_sync.partitions import SYNC_POOL, MODE_TAG, first_partition_start, partition_bounds, sync_partitions
 from conversion_sync.store.schema import sync_runs
 from conversion_sync.sync.windows import PullWindow, plan_window
+
+
+OWNERS = ["team:data-engineering"]
+
+
+def partitioned_sync_asset(**kwargs: Any) -> Any:
+    """@asset for the partitioned sync steps: daily partitions, one run per backfilled range, the
+    sync pool (one sync run at a time), the data team as owner."""
+    return dg.asset(partitions_def=sync_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+                    pool=SYNC_POOL, owners=OWNERS, **kwargs)
 
 
 def utcnow() -> dt.datetime:

@@ -6,32 +6,28 @@ import dagster as dg
 
 from conversion_sync.assets.runtime import (
     count_metadata,
+    partitioned_sync_asset,
     record_step,
     run_partitions,
     timestamp,
     utcnow,
     window_for,
 )
-from conversion_sync.partitions import SYNC_POOL, partition_key_for, sync_partitions
+from conversion_sync.partitions import partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource
 from conversion_sync.service.extract import extract
 from conversion_sync.store import watermarks
 
 EXTRACT_COUNTS = ["pulled", "new", "changed", "unchanged", "stale", "related", "api_calls"]
-OWNERS = ["team:data-engineering"]
 
 
 def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.AssetsDefinition:
-    @dg.asset(
+    @partitioned_sync_asset(
         name=name,
         deps=deps,
-        partitions_def=sync_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=SYNC_POOL,
         group_name="salesforce",
         kinds={"salesforce", "sql"},
-        owners=OWNERS,
         description=(f"Salesforce {sobject}s as last seen (the staging mirror), pulled by SystemModstamp window: "
                      "incremental from the watermark, or whole days for a backfill. Deleted and merged "
                      "records come through queryAll."),
