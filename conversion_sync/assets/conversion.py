@@ -1,6 +1,8 @@
 """The Conversion assets: companies (R6, from Accounts) and matched contacts (R3-R5, R7, R8)."""
 
 
+from collections import Counter
+
 import dagster as dg
 from sqlalchemy import select
 
@@ -23,12 +25,7 @@ CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "upda
                 "unlinks its company (R8). Field values follow the sync preferences (R5).",
 )
 def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
-    engine, settings = database.engine(), database.settings()
-    with database.sync_lock(holder=f"run {context.run.run_id[:8]} companies"):
-        started = utcnow()
-        counts = apply_accounts(engine, settings, run_id=context.run.run_id, now=started, progress=context.log.info)
-        record_step(engine, context.run.run_id, "companies", run_partitions(context)[-1][0], started,
-                    status="success", stats=counts)
+    counts = _apply_step(context, database, "companies", apply_accounts)
     return dg.MaterializeResult(metadata=count_metadata(counts, COMPANY_COUNTS))
 
 
@@ -41,15 +38,20 @@ def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -
                 "merges (R8); every change in sync_events (R9).",
 )
 def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
-    engine, settings = database.engine(), database.settings()
-    with database.sync_lock(holder=f"run {context.run.run_id[:8]} contacts"):
-        started = utcnow()
-        counts = apply_people(engine, settings, run_id=context.run.run_id, now=started, progress=context.log.info)
-        record_step(engine, context.run.run_id, "contacts", run_partitions(context)[-1][0], started,
-                    status="success", stats=counts)
+    counts = _apply_step(context, database, "contacts", apply_people)
     metadata = count_metadata(counts, CONTACT_COUNTS)
-    metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(engine, context.run.run_id))
+    metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(database.engine(), context.run.run_id))
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase, step: str, apply) -> Counter:
+    """Apply the mirror's pending records under the sync lock, and record the step for `status`."""
+    engine, settings, run_id = database.engine(), database.settings(), context.run.run_id
+    with database.sync_lock(holder=f"run {run_id[:8]} {step}"):
+        started = utcnow()
+        counts = apply(engine, settings, run_id=run_id, now=started, progress=context.log.info)
+        record_step(engine, run_id, step, run_partitions(context)[-1][0], started, status="success", stats=counts)
+    return counts
 
 
 def _warnings_table(engine, run_id: str, limit: int = 50) -> str:
