@@ -6,7 +6,13 @@ from collections import Counter
 import dagster as dg
 from sqlalchemy import select
 
-from conversion_sync.assets.runtime import count_metadata, partitioned_sync_asset, record_step, run_partitions, utcnow
+from conversion_sync.assets.runtime import (
+    count_metadata,
+    partitioned_sync_asset,
+    record_step,
+    recorded_step,
+    run_partitions,
+)
 from conversion_sync.assets.salesforce import salesforce_accounts, salesforce_contacts, salesforce_leads
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.apply import apply_accounts, apply_people
@@ -47,10 +53,11 @@ def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) ->
 def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase, step: str, apply) -> Counter:
     """Apply the mirror's pending records under the sync lock, and record the step for `status`."""
     engine, settings, run_id = database.engine(), database.settings(), context.run.run_id
-    with database.sync_lock(holder=f"run {run_id[:8]} {step}"):
-        started = utcnow()
+    partition = run_partitions(context)[-1][0]
+    with database.sync_lock(holder=f"run {run_id[:8]} {step}"), \
+            recorded_step(engine, run_id, step, partition) as started:
         counts = apply(engine, settings, run_id=run_id, now=started, progress=context.log.info)
-        record_step(engine, run_id, step, run_partitions(context)[-1][0], started, status="success", stats=counts)
+        record_step(engine, run_id, step, partition, started, status="success", stats=counts)
     return counts
 
 

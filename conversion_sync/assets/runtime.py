@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any, Mapping
 
@@ -63,3 +64,19 @@ def record_step(engine, run_id: str, step: str, partition: str | None, started: 
         if not updated:
             conn.execute(insert(sync_runs).values(run_id=run_id, step=step, partition_key=partition,
                                                   started_at=started, **values))
+
+
+@contextlib.contextmanager
+def recorded_step(engine, run_id: str, step: str, partition: str | None):
+    """Yield the step's start time; a step that raises is recorded as failed with its sentence,
+    so `conversion-sync status` shows failures as well as successes."""
+    started = utcnow()
+    try:
+        yield started
+    except Exception as exc:
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        try:
+            record_step(engine, run_id, step, partition, started, status="failure", error=message[:500])
+        except Exception:  # the database itself may be what failed; the run shows the error anyway
+            pass
+        raise

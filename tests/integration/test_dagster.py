@@ -196,3 +196,17 @@ def test_status_reports_watermarks_last_runs_and_warnings(harness, org, database
     text = subprocess.run([sys.executable, "-m", "conversion_sync.cli", "status"], env=env,
                           capture_output=True, text=True, timeout=120).stdout
     assert "open warnings: 1" in text and "latest run, in full (H1):" in text and "created=2" in text
+
+
+def test_a_failed_step_shows_its_sentence_in_the_run_and_in_status(harness, org, sync_config):
+    from conversion_sync.service.cycle import run_sync_cycle
+    from conversion_sync.store.queries import status
+
+    sync_config("fields:\n  title: {salesforce: Title__c}\n")
+    result = run_sync_cycle(instance=dg.DagsterInstance.ephemeral())
+    assert not result.success
+    assert result.error.startswith("Salesforce rejected the Contact field list")
+    assert "Title__c" in result.error and "CONVERSION_SYNC_CONFIG" in result.error
+    with harness.engine.connect() as conn:
+        latest = status(conn)["last_runs"][0]
+    assert latest["status"] == "failure"
