@@ -34,7 +34,7 @@ from conversion_sync.store.schema import companies
 from conversion_sync.sync.fields import normalize_value, push_to_salesforce
 from conversion_sync.sync.ids import to_18
 from conversion_sync.sync.model import ContactState, SyncEvent
-from conversion_sync.sync.records import email_key, from_api, to_text
+from conversion_sync.sync.records import PulledRecord, from_api, to_text
 
 log = logging.getLogger(__name__)
 
@@ -116,26 +116,25 @@ def _link_or_create(engine, client, settings, contact_ids, now, run_id, counts, 
 def _link_existing(engine, client, settings, batch: list[ContactState], now, run_id, counts) -> list[ContactState]:
     """Look the batch's emails up (Contacts, then open Leads) and link to unclaimed records."""
     emails = sorted({c.values["email"].strip() for c in batch})
-    found: dict[str, list[tuple[str, Any]]] = defaultdict(list)     # email key -> (object, record)
+    found: dict[str, list[PulledRecord]] = defaultdict(list)     # email key -> records, newest first
     for sobject, condition in (("Contact", ""), ("Lead", "IsConverted = false AND ")):
         for chunk in _email_chunks(emails):
             soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings))} FROM {sobject} "
                                f"WHERE {condition}Email IN {{emails}} ORDER BY LastModifiedDate DESC", emails=list(chunk))
             for raw in client.query(soql):
-                found[email_key(raw.get("Email"))].append((sobject, raw))
+                record = from_api(sobject, raw)
+                found[record.email_key].append(record)
     with engine.connect() as conn:
         claimed = push_store.linked_salesforce_ids(
-            conn, [from_api(o, raw).salesforce_id for records in found.values() for o, raw in records])
+            conn, [record.salesforce_id for records in found.values() for record in records])
     links, staged, remaining = [], [], []
     for contact in batch:
-        match = next(((o, from_api(o, raw)) for o, raw in found.get(contact.email_key, [])
-                      if from_api(o, raw).salesforce_id not in claimed), None)
-        if match is None:
+        record = next((r for r in found.get(contact.email_key, []) if r.salesforce_id not in claimed), None)
+        if record is None:
             remaining.append(contact)
             continue
-        sobject, record = match
         claimed.add(record.salesforce_id)
-        links.append((contact.key, record.salesforce_id, sobject, "found"))
+        links.append((contact.key, record.salesforce_id, record.sobject, "found"))
         staged.append(record)
     if links:
         with engine.begin() as conn:

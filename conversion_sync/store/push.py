@@ -93,20 +93,24 @@ def record_linked(conn: Connection, links: Sequence[tuple[int, str, str, str]], 
 def record_mirror(conn: Connection, rows: Sequence[dict[str, Any]], *, run_id: str | None, now: dt.datetime) -> None:
     """What Salesforce now says after our writes: the mirror's fields (and applied fields) take the
     values written, so the next pull sees no change and the next push sends nothing (no echo)."""
-    for row in rows:
-        existing = conn.execute(select(sr.c.fields, sr.c.applied_fields)
-                                .where(sr.c.salesforce_id == row["salesforce_id"])).first()
-        if existing is None:
-            conn.execute(insert(sr).values(
-                salesforce_id=row["salesforce_id"], sobject=row["sobject"], system_modstamp=now,
-                last_modified_date=now, is_deleted=False, email_key=row.get("email_key"),
-                is_converted=False, fields=row["fields"], applied_fields=row["fields"], applied_modstamp=now,
-                pending=False, attempts=0, pulled_at=now, run_id=run_id))
-        else:
-            fields = {**(existing.fields or {}), **row["fields"]}
-            applied = {**(existing.applied_fields or {}), **row["fields"]}
-            conn.execute(update(sr).where(sr.c.salesforce_id == row["salesforce_id"])
-                         .values(fields=fields, applied_fields=applied))
+    by_id = {row["salesforce_id"]: row for row in rows}
+    existing = {}
+    for chunk in chunked(list(by_id)):
+        existing.update({r.salesforce_id: r for r in conn.execute(
+            select(sr.c.salesforce_id, sr.c.fields, sr.c.applied_fields).where(sr.c.salesforce_id.in_(chunk)))})
+    inserts = [{"salesforce_id": sf_id, "sobject": row["sobject"], "system_modstamp": now, "last_modified_date": now,
+                "is_deleted": False, "email_key": row.get("email_key"), "is_converted": False,
+                "fields": row["fields"], "applied_fields": row["fields"], "applied_modstamp": now, "pending": False,
+                "attempts": 0, "pulled_at": now, "run_id": run_id}
+               for sf_id, row in by_id.items() if sf_id not in existing]
+    updates = [{"b_id": sf_id, "fields": {**(old.fields or {}), **by_id[sf_id]["fields"]},
+                "applied_fields": {**(old.applied_fields or {}), **by_id[sf_id]["fields"]}}
+               for sf_id, old in existing.items()]
+    if inserts:
+        conn.execute(insert(sr), inserts)
+    if updates:
+        conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
+                     .values(fields=bindparam("fields"), applied_fields=bindparam("applied_fields")), updates)
 
 
 def record_pushed(conn: Connection, contact_ids: Sequence[int], events: Sequence[SyncEvent], *,
