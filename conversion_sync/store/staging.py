@@ -32,7 +32,7 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
     existing = {}
     for ids in chunked(list(batch)):
         for row in conn.execute(select(sr.c.salesforce_id, sr.c.system_modstamp, sr.c.applied_modstamp,
-                                       sr.c.applied_fields, sr.c.fields, sr.c.is_deleted)
+                                       sr.c.applied_fields, sr.c.fields)
                                 .where(sr.c.salesforce_id.in_(ids))):
             existing[row.salesforce_id] = row
     inserts, updates = [], []
@@ -47,12 +47,14 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
         if record.system_modstamp < row.system_modstamp:
             counts["stale"] += 1
             continue
-        unchanged = (row.applied_modstamp == record.system_modstamp and row.applied_fields == record.fields)
-        if unchanged and row.fields == record.fields and row.system_modstamp == record.system_modstamp:
+        already_applied = (row.applied_modstamp == record.system_modstamp and row.applied_fields == record.fields)
+        if already_applied:
             counts["unchanged"] += 1
-            continue
-        updates.append({**values, "b_id": sf_id, "pending": not unchanged, "pulled_at": now, "run_id": run_id})
-        counts["changed" if not unchanged else "unchanged"] += 1
+            if row.fields == record.fields and row.system_modstamp == record.system_modstamp:
+                continue          # nothing to write at all
+        else:
+            counts["changed"] += 1
+        updates.append({**values, "b_id": sf_id, "pending": not already_applied, "pulled_at": now, "run_id": run_id})
     if inserts:
         conn.execute(insert(sr), inserts)
     if updates:
