@@ -138,12 +138,15 @@ class SalesforceClient:
         return self._sf
 
     # -- the retry/re-auth/budget envelope ------------------------------------------------------
-    def call(self, what: str, fn: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
+    def call(self, what: str, fn: Callable[[Salesforce], T], *, idempotent: bool = True,
+             budgeted: bool = True) -> T:
         """Run `fn(sf)` with re-authentication on an expired session and bounded retries with
         exponential backoff and jitter for 5xx, timeouts, connection errors and row locks.
 
-        Non-idempotent calls (creates) are retried only for errors that mean "not applied"."""
-        self.check_budget()
+        Non-idempotent calls (creates) are retried only for errors that mean "not applied".
+        `budgeted` calls first check the API budget (H3); reading the limits does not."""
+        if budgeted:
+            self.check_budget()
         attempt = 0
         reauthenticated = False
         while True:
@@ -200,8 +203,7 @@ class SalesforceClient:
     # -- reads -----------------------------------------------------------------------------------
     def limits(self) -> tuple[int, int]:
         """(used, max) of DailyApiRequests, also recorded as the last known usage."""
-        self.usage.used = None  # reading the limits is allowed even when over budget
-        body = self.call("reading the API limits", lambda sf: sf.limits())
+        body = self.call("reading the API limits", lambda sf: sf.limits(), budgeted=False)
         daily = body.get("DailyApiRequests", {})
         limit = int(daily.get("Max", 0))
         used = limit - int(daily.get("Remaining", 0))
