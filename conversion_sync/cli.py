@@ -13,7 +13,7 @@ import logging
 import sys
 from typing import Any, Callable
 
-from conversion_sync.errors import ConversionSyncError
+from conversion_sync.errors import ContactNotFound, ConversionSyncError, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,6 @@ def cmd_contacts_list(args) -> tuple[Any, str]:
 
 def cmd_contacts_show(args) -> tuple[Any, str]:
     from conversion_sync.cli_text import contact_text
-    from conversion_sync.errors import ContactNotFound
     from conversion_sync.store.queries import contact_history, get_contact
 
     with _engine().connect() as conn:
@@ -185,16 +184,9 @@ def cmd_contacts_add(args) -> tuple[Any, str]:
 
     traits = {name: getattr(args, name) for name in ("first_name", "last_name", "title", "phone", "company_name")
               if getattr(args, name)}
-    try:
-        outcome = api.identify(args.email, traits=traits, user_id=args.user_id, cookie=args.cookie,
-                               salesforce_id=args.salesforce_id, sync=args.sync, source="cli")
-    except ValueError as exc:
-        from conversion_sync.errors import InvalidInput
-
-        raise InvalidInput(f"{exc}.") from None
-    if outcome.error:
-        from conversion_sync.errors import InvalidInput
-
+    outcome = api.identify(args.email, traits=traits, user_id=args.user_id, cookie=args.cookie,
+                           salesforce_id=args.salesforce_id, sync=args.sync, source="cli")
+    if outcome.error:   # identify reports a refused entry on the outcome (P2), it does not raise
         raise InvalidInput(f"{outcome.error}.")
     how = "created" if outcome.created else f"matched by {outcome.matched_by}"
     with _engine().connect() as conn:
@@ -231,7 +223,6 @@ def cmd_contacts_import(args) -> tuple[Any, str]:
 def cmd_contacts_push(args) -> tuple[Any, str]:
     from conversion_sync import api
     from conversion_sync.cli_text import cycle_text
-    from conversion_sync.errors import InvalidInput
 
     if not args.ids and not args.all_skipped:
         raise InvalidInput("Give contact ids or --all-skipped.")
