@@ -16,7 +16,15 @@ from typing import Any, Iterable
 
 from conversion_sync.sync.fields import normalize_value
 from conversion_sync.sync.ids import InvalidSalesforceId, object_for_id, to_18
-from conversion_sync.sync.model import ApplyResult, ContactState, SyncEvent, SyncWarning, contact_ref
+from conversion_sync.sync.model import (
+    ApplyResult,
+    ContactState,
+    EmailIndex,
+    SyncEvent,
+    SyncWarning,
+    contact_ref,
+    stored_order,
+)
 
 # Identifier kinds: single-valued ones conflict when a contact already holds another value.
 SINGLE_VALUED = ("user_id",)
@@ -83,7 +91,7 @@ class IdentityResolver:
         self.result = ApplyResult()
         self.by_key: dict[int, ContactState] = {}
         self.by_salesforce_id: dict[str, ContactState] = {}
-        self.by_email: dict[str, set[int]] = {}
+        self.by_email = EmailIndex()
         self.identifiers = dict(identifiers)                  # (kind, value) -> contact key
         self.held: dict[int, dict[str, set[str]]] = {}        # contact key -> kind -> values
         for (kind, value), key in identifiers.items():
@@ -98,8 +106,7 @@ class IdentityResolver:
         self.by_key[contact.key] = contact
         if contact.salesforce_id:
             self.by_salesforce_id[contact.salesforce_id] = contact
-        if contact.email_key:
-            self.by_email.setdefault(contact.email_key, set()).add(contact.key)
+        self.by_email.add(contact)
 
     # -- resolution ---------------------------------------------------------------------------
     def resolve(self, entry: Entry) -> IdentifiedContact:
@@ -124,7 +131,7 @@ class IdentityResolver:
             if value and (kind, value) in self.identifiers:
                 return self.by_key[self.identifiers[(kind, value)]], kind
         if entry.email:
-            candidates = [self.by_key[k] for k in self.by_email.get(entry.email.lower(), ())
+            candidates = [self.by_key[k] for k in self.by_email.keys(entry.email.lower())
                           if not self._conflicts(self.by_key[k], entry)]
             if candidates:
                 return max(candidates, key=ContactState.recency), "email"
@@ -142,8 +149,7 @@ class IdentityResolver:
                                updated_at=self.now, salesforce_sync=entry.sync or self.default_sync,
                                edited_in_conversion=True)
         self._next_key -= 1
-        same_email = sorted(self.by_email.get(entry.email.lower(), ()), key=lambda k: (k < 0, abs(k))) \
-            if entry.email else []
+        same_email = sorted(self.by_email.keys(entry.email.lower()), key=stored_order) if entry.email else []
         self._index(contact)
         self.result.contacts[contact.key] = contact
         self.result.events.append(SyncEvent("contact_created", "P2", contact_key=contact.key,
@@ -167,10 +173,7 @@ class IdentityResolver:
                 old_key = contact.email_key
                 contact.set_value(name, value, self.now)
                 changes[name] = [old, value]
-                if name == "email" and old_key != contact.email_key:
-                    if old_key:
-                        self.by_email.get(old_key, set()).discard(contact.key)
-                    self.by_email.setdefault(contact.email_key, set()).add(contact.key)
+                self.by_email.moved(contact, old_key)
         if entry.salesforce_id and not contact.salesforce_id and entry.salesforce_id not in self.by_salesforce_id:
             contact.salesforce_id = entry.salesforce_id
             contact.salesforce_object = object_for_id(entry.salesforce_id)

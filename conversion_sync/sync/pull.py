@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
 from conversion_sync.sync.fields import FieldMapping, normalize_value, values_to_take
 from conversion_sync.sync.merge import fold_fields
-from conversion_sync.sync.model import ApplyResult, ContactState, SyncEvent, SyncWarning, contact_ref
+from conversion_sync.sync.model import (
+    ApplyResult,
+    ContactState,
+    EmailIndex,
+    SyncEvent,
+    SyncWarning,
+    contact_ref,
+    stored_order,
+)
 from conversion_sync.sync.records import PulledRecord
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -52,7 +59,7 @@ class ContactApplier:
         self.companies = companies
         self.by_key: dict[int, ContactState] = {}
         self.by_salesforce_id: dict[str, ContactState] = {}
-        self.by_email: dict[str, set[int]] = defaultdict(set)
+        self.by_email = EmailIndex()
         for contact in contacts:
             self._index(contact)
         self.conversions = conversions
@@ -71,8 +78,7 @@ class ContactApplier:
         self.by_key[contact.key] = contact
         if contact.salesforce_id:
             self.by_salesforce_id[contact.salesforce_id] = contact
-        if contact.email_key:
-            self.by_email[contact.email_key].add(contact.key)
+        self.by_email.add(contact)
 
     def _touch(self, contact: ContactState) -> None:
         contact.updated_at = self.now
@@ -87,15 +93,6 @@ class ContactApplier:
         if salesforce_id:
             self.by_salesforce_id[salesforce_id] = contact
         self._touch(contact)
-
-    def _set_email_value(self, contact: ContactState, name: str, value, at: dt.datetime) -> None:
-        old_key = contact.email_key
-        contact.set_value(name, value, at)
-        if name == "email" and old_key != contact.email_key:
-            if old_key:
-                self.by_email[old_key].discard(contact.key)
-            if contact.email_key:
-                self.by_email[contact.email_key].add(contact.key)
 
     # -- one record ---------------------------------------------------------------------------
     @staticmethod
@@ -144,7 +141,7 @@ class ContactApplier:
 
     def _match_by_email(self, record: PulledRecord) -> ContactState:
         """R4b, else R4c."""
-        same_email = [self.by_key[key] for key in self.by_email.get(record.email_key, ())
+        same_email = [self.by_key[key] for key in self.by_email.keys(record.email_key)
                       if not self.by_key[key].removed]
         candidates = [c for c in same_email if c.salesforce_id is None]
         if candidates:
@@ -166,9 +163,7 @@ class ContactApplier:
         self._creation_events[contact.key] = created
         self.result.counts["created"] += 1
         if same_email:
-            # In id order once stored: existing contacts first, then this batch's new ones in the
-            # order they were created (placeholder keys -1, -2, ...).
-            others = sorted((c.key for c in same_email), key=lambda key: (key < 0, abs(key)))
+            others = sorted((c.key for c in same_email), key=stored_order)
             self.result.warnings.append(SyncWarning(
                 "duplicate_email", contact.key, others,
                 f"{record.sobject} {record.salesforce_id} has the email of "
@@ -183,7 +178,9 @@ class ContactApplier:
                                  record.last_modified_date, contact.values, contact.field_updated_at,
                                  self.read_only.get(record.sobject, set()))
         for name, (_, new_value) in changes.items():
-            self._set_email_value(contact, name, new_value, record.last_modified_date)
+            old_key = contact.email_key
+            contact.set_value(name, new_value, record.last_modified_date)
+            self.by_email.moved(contact, old_key)
         if changes:
             self._touch(contact)
             created = self._creation_events.pop(contact.key, None)
@@ -298,10 +295,9 @@ class ContactApplier:
     def _fold(self, duplicate: ContactState, *, into: ContactState, record: PulledRecord) -> None:
         """R7 across two cycles, Contact first: the contact created for the converted Contact
         before its Lead's conversion was seen folds into the Lead's contact (newer values win)."""
+        old_key = into.email_key
         changes = fold_fields(into, duplicate)
-        for name in changes:
-            if name == "email":
-                self._set_email_value(into, name, into.values[name], into.field_updated_at[name])
+        self.by_email.moved(into, old_key)
         if duplicate.company_id is not None and into.company_id is None:
             changes["company_id"] = [into.company_id, duplicate.company_id]
             into.company_id = duplicate.company_id
@@ -310,8 +306,7 @@ class ContactApplier:
         self._set_link(duplicate, None, None)
         duplicate.removed = True
         duplicate.folded_into = into.key
-        if duplicate.email_key:
-            self.by_email[duplicate.email_key].discard(duplicate.key)
+        self.by_email.discard(duplicate)
         self.result.contacts[duplicate.key] = duplicate
         self._touch(into)
         self.result.events.append(SyncEvent(
