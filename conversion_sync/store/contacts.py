@@ -9,10 +9,10 @@ from typing import Iterable, Sequence
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from conversion_sync.store.events import write_events, write_warnings
-from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts
+from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts, sync_warnings
 from conversion_sync.store.staging import chunked
 from conversion_sync.sync.fields import COMPANY_FIELDS, CONTACT_FIELDS
-from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState
+from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState, SyncEvent
 
 
 def contact_from_row(row, custom: dict | None = None) -> ContactState:
@@ -115,8 +115,6 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
 def _remove_folded(conn: Connection, removed: list[int], result: ApplyResult,
                    key_to_id: dict[int, int]) -> None:
     """A folded contact's warnings move to the contact it folded into; then the row goes."""
-    from conversion_sync.store.schema import sync_warnings
-
     for key in removed:
         into = result.contacts[key].folded_into
         if into is not None and into in key_to_id:
@@ -205,8 +203,6 @@ def ensure_companies(conn: Connection, account_ids: Iterable[str], *, now: dt.da
     if missing:
         rows = [{"salesforce_account_id": a, "created_at": now, "updated_at": now} for a in missing]
         ids = conn.execute(insert(companies).returning(companies.c.id, sort_by_parameter_order=True), rows).scalars().all()
-        from conversion_sync.sync.model import SyncEvent
-
         events = []
         for account_id, company_id in zip(missing, ids):
             found[account_id] = (company_id, None)
