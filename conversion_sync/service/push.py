@@ -182,16 +182,16 @@ def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: lis
     for contact, record, outcome in zip(batch, records, results):
         if outcome.get("success"):
             sent = {k: to_text(v) for k, v in record.items() if k not in ("attributes", external)}
-            links.append((contact.key, outcome["id"], sobject, "created"))
-            mirror.append({"salesforce_id": outcome["id"], "sobject": sobject, "fields": sent,
+            salesforce_id = to_18(outcome["id"])
+            links.append((contact.key, salesforce_id, sobject, "created"))
+            mirror.append({"salesforce_id": salesforce_id, "sobject": sobject, "fields": sent,
                            "email_key": contact.email_key})
         else:
             failures[contact.key] = _errors_text(outcome)
     with engine.begin() as conn:
         if links:
-            push_store.record_mirror(conn, [{**m, "salesforce_id": _id18(m["salesforce_id"])} for m in mirror],
-                                     run_id=run_id, now=now)
-            push_store.record_linked(conn, [(c, _id18(s), o, h) for c, s, o, h in links], run_id=run_id, now=now)
+            push_store.record_mirror(conn, mirror, run_id=run_id, now=now)
+            push_store.record_linked(conn, links, run_id=run_id, now=now)
         push_store.record_rejected(conn, failures, run_id=run_id, now=now,
                                    base_seconds=settings.push_retry_base_seconds,
                                    max_attempts=settings.push_max_attempts)
@@ -326,6 +326,3 @@ def _errors_text(outcome: dict[str, Any]) -> str:
     return "; ".join(f"{e.get('statusCode') or e.get('errorCode')}: {e.get('message', '')}".strip() for e in errors) \
         or "rejected without a message"
 
-
-def _id18(value: str) -> str:
-    return to_18(value)
