@@ -102,7 +102,9 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
                                            email_keys={r.email_key for r in batch if r.email_key},
                                            custom_fields=settings.custom_fields)
+    created = staging.created_dates(conn, {r.converted_contact_id for r in batch
+                                           if r.is_converted and r.converted_contact_id})
     result = ContactApplier(settings.contact_fields, now, read_only_fields(conn)).apply(
-        batch, contacts, conversions=conversions, companies=companies)
+        batch, contacts, conversions=conversions, companies=companies, contact_created=created)
     contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields)
     return _finish(conn, batch, result, settings, now)

@@ -128,6 +128,8 @@ sync_warnings = Table(
     Column("contact_id", IdType, ForeignKey("contacts.id", ondelete="SET NULL"), index=True),
     Column("related_contact_ids", JSONType),
     Column("salesforce_id", String(18)),
+    # The Salesforce field a warning is about ("Contact.MailingCity" for field_hidden).
+    Column("field", String(120)),
     Column("message", Text, nullable=False),
     Column("run_id", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
@@ -163,6 +165,7 @@ salesforce_records = Table(
     Column("is_converted", Boolean, nullable=False, default=False),
     Column("converted_contact_id", String(18)),
     Column("converted_account_id", String(18)),
+    Column("created_date", UTCDateTime),                  # CreatedDate (Contacts; R7)
     Column("fields", JSONType, nullable=False),          # values as last pulled (or pushed)
     Column("applied_fields", JSONType),                  # values when last applied to Conversion
     Column("applied_modstamp", UTCDateTime),

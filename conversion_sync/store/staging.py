@@ -32,7 +32,7 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
     existing = {}
     for ids in chunked(list(batch)):
         for row in conn.execute(select(sr.c.salesforce_id, sr.c.system_modstamp, sr.c.applied_modstamp,
-                                       sr.c.applied_fields, sr.c.fields)
+                                       sr.c.applied_fields, sr.c.fields, sr.c.created_date)
                                 .where(sr.c.salesforce_id.in_(ids))):
             existing[row.salesforce_id] = row
     inserts, updates = [], []
@@ -50,7 +50,8 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
         already_applied = (row.applied_modstamp == record.system_modstamp and row.applied_fields == record.fields)
         if already_applied:
             counts["unchanged"] += 1
-            if row.fields == record.fields and row.system_modstamp == record.system_modstamp:
+            if (row.fields == record.fields and row.system_modstamp == record.system_modstamp
+                    and row.created_date == record.created_date):
                 continue          # nothing to write at all
         else:
             counts["changed"] += 1
@@ -77,6 +78,7 @@ def _row_values(record: PulledRecord) -> dict:
         "is_converted": record.is_converted,
         "converted_contact_id": record.converted_contact_id,
         "converted_account_id": record.converted_account_id,
+        "created_date": record.created_date,
         "fields": record.fields,
     }
 
@@ -87,7 +89,7 @@ def _to_record(row) -> PulledRecord:
         last_modified_date=row.last_modified_date, is_deleted=row.is_deleted,
         master_record_id=row.master_record_id, account_id=row.account_id, is_converted=row.is_converted,
         converted_contact_id=row.converted_contact_id, converted_account_id=row.converted_account_id,
-        fields=dict(row.fields or {}), mirror=dict(row.applied_fields) if row.applied_fields is not None else None)
+        created_date=row.created_date, fields=dict(row.fields or {}), mirror=dict(row.applied_fields) if row.applied_fields is not None else None)
 
 
 def pending_batches(engine: Engine, sobjects: Sequence[str], *, batch_size: int,
@@ -150,6 +152,15 @@ def conversions_into(conn: Connection, contact_ids: Sequence[str]) -> dict[str, 
                 .where(sr.c.sobject == "Lead", sr.c.is_converted.is_(True), sr.c.converted_contact_id.in_(ids))
                 .order_by(sr.c.system_modstamp)):
             found[contact_id] = lead_id
+    return found
+
+
+def created_dates(conn: Connection, ids: Iterable[str]) -> dict[str, dt.datetime]:
+    """Salesforce id -> CreatedDate as last pulled, for the ids the mirror knows it of (R7)."""
+    found: dict[str, dt.datetime] = {}
+    for chunk in chunked(sorted(set(ids))):
+        found.update(conn.execute(select(sr.c.salesforce_id, sr.c.created_date)
+                                  .where(sr.c.salesforce_id.in_(chunk), sr.c.created_date.is_not(None))).all())
     return found
 
 

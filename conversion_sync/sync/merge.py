@@ -1,4 +1,5 @@
-"""Merging two contacts' field values (P6, and the R7 fold): each field takes the newer value."""
+"""Merging two contacts' field values (P6, and the R7 fold): each field takes the newer value;
+and when the sync may fold two contacts on its own (R7)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from typing import Any
 from conversion_sync.sync.model import ContactState
 
 _OLDEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+# How long before a converted Lead's LastModifiedDate the Contact that its conversion created may
+# carry its CreatedDate. convertLead creates the Contact and then updates the Lead in one
+# transaction, so the two stamps are normally the same instant, or a few seconds apart when
+# triggers and flows run on the new records; a Contact created earlier than this existed before
+# the conversion. Both stamps come from Salesforce's clock, so our clock never enters into it.
+CONVERSION_SPAN = dt.timedelta(seconds=60)
 
 
 def newer_side(kept_value: Any, kept_at: dt.datetime | None,
@@ -31,3 +39,23 @@ def fold_fields(kept: ContactState, other: ContactState) -> dict[str, list[Any]]
             changes[name] = [kept_value, other_value]
             kept.set_value(name, other_value, other.field_updated_at.get(name) or kept.updated_at)
     return changes
+
+
+def created_by_conversion(contact_created: dt.datetime | None, lead_converted: dt.datetime | None) -> bool:
+    """R7: did the Contact come into being with the Lead's conversion? `contact_created` is the
+    Contact's CreatedDate, `lead_converted` the converted Lead's LastModifiedDate (a converted
+    Lead cannot be edited, so that is the conversion's stamp; ConvertedDate is only a date).
+    Unknown stamps answer no: a contact is never removed on a guess."""
+    if contact_created is None or lead_converted is None:
+        return False
+    return contact_created >= lead_converted - CONVERSION_SPAN
+
+
+def foldable(contact: ContactState, *, contact_created: dt.datetime | None,
+             lead_converted: dt.datetime | None) -> bool:
+    """R7: the sync may fold `contact` (linked to a converted Lead's Contact) into the Lead's
+    contact only when the sync itself created it, it holds nothing but Salesforce's data, and its
+    Contact came into being with that very conversion. A contact of a Contact that existed before
+    carries what the sync cannot see (email history, list memberships) and is never folded."""
+    return (contact.origin == "salesforce" and not contact.has_identifiers and not contact.edited_in_conversion
+            and created_by_conversion(contact_created, lead_converted))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from conversion_sync.sync.fields import FieldMapping, normalize_value, values_to_take
-from conversion_sync.sync.merge import fold_fields
+from conversion_sync.sync.merge import fold_fields, foldable
 from conversion_sync.sync.model import (
     ApplyResult,
     ContactState,
@@ -48,12 +48,14 @@ class ContactApplier:
 
     # -- public -------------------------------------------------------------------------------
     def apply(self, records: list[PulledRecord], contacts: Iterable[ContactState], *,
-              conversions: dict[str, str], companies: dict[str, CompanyRef]) -> ApplyResult:
+              conversions: dict[str, str], companies: dict[str, CompanyRef],
+              contact_created: dict[str, dt.datetime] | None = None) -> ApplyResult:
         """Apply `records` (Leads and Contacts) in (SystemModstamp, Id) order.
 
         `conversions` maps a converted Contact id to its Lead id (every converted Lead the store
         knows of whose Contact is in the batch); `companies` maps each Account id the batch
-        mentions to its company."""
+        mentions to its company; `contact_created` maps the Contacts the batch's converted Leads
+        name to their CreatedDate, where the mirror knows it (R7: may a contact be folded)."""
         self.result = ApplyResult()
         self._creation_events: dict[int, SyncEvent] = {}
         self.companies = companies
@@ -63,6 +65,7 @@ class ContactApplier:
         for contact in contacts:
             self._index(contact)
         self.conversions = conversions
+        self.contact_created = contact_created or {}
         for record in sorted(records, key=lambda r: r.order_key):
             problem = self._invalid(record)
             if problem:
@@ -228,7 +231,8 @@ class ContactApplier:
             return
         holder = self.by_salesforce_id.get(target_id)
         if holder is not None and holder is not contact:
-            if self._foldable(holder):
+            if foldable(holder, contact_created=self.contact_created.get(target_id),
+                        lead_converted=record.last_modified_date):
                 self._fold(holder, into=contact, record=record)
             else:
                 self._warn_duplicate(contact, holder, record,
@@ -286,15 +290,10 @@ class ContactApplier:
                                                 salesforce_id=record.salesforce_id))
         self.result.counts["warnings"] += 1
 
-    @staticmethod
-    def _foldable(contact: ContactState) -> bool:
-        """A contact the sync itself created that holds nothing but Salesforce's data."""
-        return (contact.origin == "salesforce" and not contact.has_identifiers
-                and not contact.edited_in_conversion)
-
     def _fold(self, duplicate: ContactState, *, into: ContactState, record: PulledRecord) -> None:
-        """R7 across two cycles, Contact first: the contact created for the converted Contact
-        before its Lead's conversion was seen folds into the Lead's contact (newer values win)."""
+        """R7 across two cycles, Contact first: the contact created for a Contact that the Lead's
+        conversion created, before that conversion was seen, folds into the Lead's contact (newer
+        values win)."""
         old_key = into.email_key
         changes = fold_fields(into, duplicate)
         self.by_email.moved(into, old_key)

@@ -13,11 +13,14 @@ from conversion_sync.sync.ids import to_18, to_18_or_none
 # System fields every extract selects, besides the mapped ones.
 SYSTEM_FIELDS = {
     "Account": ("Id", "IsDeleted", "MasterRecordId", "LastModifiedDate", "SystemModstamp"),
-    "Contact": ("Id", "IsDeleted", "MasterRecordId", "AccountId", "Email", "LastModifiedDate", "SystemModstamp"),
+    # A Contact's CreatedDate tells a Contact made by a Lead's conversion from one that existed
+    # before it (R7: only the former's contact may be folded).
+    "Contact": ("Id", "IsDeleted", "MasterRecordId", "AccountId", "Email", "CreatedDate", "LastModifiedDate",
+                "SystemModstamp"),
     "Lead": ("Id", "IsDeleted", "MasterRecordId", "Email", "IsConverted", "ConvertedContactId",
              "ConvertedAccountId", "LastModifiedDate", "SystemModstamp"),
 }
-_NOT_VALUES = {"Id", "IsDeleted", "MasterRecordId", "LastModifiedDate", "SystemModstamp", "IsConverted",
+_NOT_VALUES = {"Id", "IsDeleted", "MasterRecordId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsConverted",
                "ConvertedContactId", "ConvertedAccountId", "AccountId"}
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -81,6 +84,7 @@ class PulledRecord:
     is_converted: bool = False
     converted_contact_id: str | None = None
     converted_account_id: str | None = None
+    created_date: dt.datetime | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     mirror: dict[str, Any] | None = None  # values when last applied; None if never applied
 
@@ -109,5 +113,6 @@ def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
         is_converted=parse_bool(raw.get("IsConverted")),
         converted_contact_id=to_18_or_none(raw.get("ConvertedContactId")),
         converted_account_id=to_18_or_none(raw.get("ConvertedAccountId")),
+        created_date=parse_datetime(raw.get("CreatedDate")),
         fields=fields,
     )

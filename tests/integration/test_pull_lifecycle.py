@@ -95,18 +95,38 @@ def test_r7_contact_arriving_before_its_lead_across_two_cycles(harness, org):
     _assert_converted(harness, contact, result)
 
 
-def test_r7_contact_first_with_the_leads_change_committing_late(harness, org):
-    """The Contact is pulled while the Lead's conversion is not visible yet: a contact is created
-    for it, then folded into the Lead's contact when the conversion arrives."""
+def test_r7_contact_first_without_its_lead_is_folded_into_the_leads_contact(harness, org):
+    """The Lead's email changed just before its conversion, so the mirror cannot tie the new
+    Contact to its Lead: a contact is created for it, then folded into the Lead's contact when the
+    conversion arrives (sound: the Contact came into being with that conversion)."""
+    lead, contact = _lead_with_contact(harness, org)
+    org.update("Lead", lead, {"Email": "conv.new@example.com"})
+    result = org.convert_lead(lead)
+    harness.pull(objects=("Account", "Contact"))
+    assert len(harness.contacts()) == 2               # the Contact, not yet known as the Lead's
+    harness.pull()
+    _assert_converted(harness, contact, result)
+    assert harness.contact(contact.id).email == "conv.new@example.com"
+    assert any(e.kind == "contact_folded" for e in harness.events(contact.id))
+
+
+def test_r7_a_contact_that_existed_before_the_conversion_is_never_folded(harness, org):
+    """Issue 8, finding 7: the Contact existed before the Lead converted into it; its contact is
+    kept even though the sync created it and it holds only Salesforce's data."""
     lead, contact = _lead_with_contact(harness, org)
     account = org.create("Account", {"Name": "Conv Co"})
-    new_contact = org.create("Contact", {"LastName": "Conv", "Email": "conv@example.com", "AccountId": account})
+    before = org.now() - dt.timedelta(hours=1)
+    existing = org.seed("Contact", [{"LastName": "Conv", "Email": "conv@example.com", "AccountId": account,
+                                     "CreatedDate": before, "LastModifiedDate": org.now()}])[0]
     harness.pull()
-    assert len(harness.contacts()) == 2               # an ordinary duplicate so far (warned)
-    org.convert_lead(lead, contact_id=new_contact, account_id=account)
+    holder = harness.contact_of(existing)
+    org.convert_lead(lead, contact_id=existing, account_id=account)
     harness.pull()
-    _assert_converted(harness, contact, {"contact_id": new_contact, "account_id": account})
-    assert any(e.kind == "contact_folded" for e in harness.events(contact.id))
+    assert {c.id for c in harness.contacts()} == {contact.id, holder.id}
+    assert harness.contact_of(existing).id == holder.id
+    warning = [w for w in harness.warnings() if w.kind == "duplicate"][-1]
+    assert warning.contact_id == contact.id and warning.related_contact_ids == [holder.id]
+    assert not any(e.kind == "contact_folded" for e in harness.events())
 
 
 def test_r7_no_second_link_when_the_contact_is_already_someone_elses(harness, org):
