@@ -132,6 +132,15 @@ class SandboxAdminClient:
     def add_validation_rule(self, sobject: str, field: str, pattern: str, message: str) -> None:
         self._call("add_validation_rule", sobject=sobject, field=field, pattern=pattern, message=message)
 
+    def hide_field(self, sobject: str, field: str) -> None:
+        self._call("hide_field", sobject=sobject, field=field)
+
+    def show_field(self, sobject: str, field: str) -> None:
+        self._call("show_field", sobject=sobject, field=field)
+
+    def hidden_fields(self) -> dict[str, list[str]]:
+        return self._call("hidden_fields")
+
     def lock_record(self, id: str, times: int = 1) -> None:
         self._call("lock_record", id=id, times=times)
 

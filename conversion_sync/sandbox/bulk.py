@@ -144,7 +144,7 @@ def create_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
         if parsed.count_only or any(item.aggregate for item in parsed.select) or parsed.offset:
             raise SandboxError("API_ERROR", "Aggregate queries and OFFSET are not supported by Bulk API 2.0 query jobs")
         with org.lock:
-            result = execute(parsed, org.tables, operation == "queryAll", org.clock.now_ms())
+            result = execute(parsed, org.api_tables(), operation == "queryAll", org.clock.now_ms())
             job = Job(org.idgen.next("750"), "query", operation, result.sobject, org.clock.now_ms(), ctx.version,
                       delimiter, line_ending, state="UploadComplete", result=result)
             _remember(org, job)
@@ -294,7 +294,7 @@ def _process(org: "SandboxOrg", job: Job) -> None:
     """Apply the uploaded CSV (caller holds the lock)."""
     header, rows = _rows(job)
     job.columns = header
-    schema = org.tables[job.sobject].schema
+    schema = org.api_schema(job.sobject)
     unknown = [h for h in header if schema.get(h) is None]
     if unknown or not header:
         job.state = "Failed"

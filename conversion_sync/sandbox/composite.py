@@ -170,9 +170,10 @@ def retrieve(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
         raise SandboxError("MISSING_ARGUMENT", "The ids parameter is required")
     with org.lock:
         table = org.table(ctx.segments[2])
+        visible = org.api_schema(table.schema.name)
         chosen = []
         for name in fields:
-            fdef = table.schema.get(name.strip())
+            fdef = visible.get(name.strip())
             if fdef is None:
                 raise SandboxError("INVALID_FIELD", f"No such column '{name}' on entity '{table.schema.name}'. If you "
                                    f"are attempting to use a custom field, be sure to append the '__c' after the custom "

@@ -231,11 +231,17 @@ def check_lock(org: "SandboxOrg", rid: str) -> None:
                            f"unable to obtain exclusive access to this record or 1 records: {rid}")
 
 
+def _writer_schema(org: "SandboxOrg", table: Table, user_id: str) -> ObjectSchema:
+    """The fields a writer may name: the integration user does not see hidden ones (field-level
+    security), so a write naming one fails as for a field that does not exist."""
+    return org.api_schema(table.schema.name) if user_id == org.integration_user_id else table.schema
+
+
 def insert_record(org: "SandboxOrg", sobject: str, body: dict[str, Any], stamp: int, user_id: str,
                   txn: Txn | None = None) -> str:
     """Create one record; returns its id."""
     table = org.tables[sobject]
-    values = parse_body(org, table.schema, body, creating=True)
+    values = parse_body(org, _writer_schema(org, table, user_id), body, creating=True)
     rid = org.idgen.next(table.schema.key_prefix)
     row = new_row(org, table.schema, rid, stamp, user_id)
     for pos, value in values.items():
@@ -274,7 +280,7 @@ def update_record(org: "SandboxOrg", sobject: str, record_id: str, body: dict[st
     `backdated` (a late commit)."""
     table = org.tables[sobject]
     rid, row = existing_row(org, sobject, record_id, deleted_status)
-    values = parse_body(org, table.schema, body, creating=False, record_id=rid)
+    values = parse_body(org, _writer_schema(org, table, user_id), body, creating=False, record_id=rid)
     if sobject == "Lead" and row[table.schema.pos("IsConverted")]:
         raise SandboxError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
     if api:

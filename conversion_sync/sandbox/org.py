@@ -27,13 +27,17 @@ from .errors import SandboxError
 from .faults import FaultRegistry
 from .schema import custom_field, standard_schemas
 from .soql import parse
-from .store import Clock, IdGen, Table, make_id
+from .schema import ObjectSchema
+from .store import Clock, IdGen, Table, TableView, make_id
 from .usage import DEFAULT_DAILY_LIMIT, ApiUsage
 from .values import datetime_to_ms, ms_to_datetime, parse_datetime_text, to_python
 
 logger = logging.getLogger(__name__)
 
 DEMO_FIELD = "Conversion_Id__c"
+# Fields field-level security cannot take away from a user (besides required ones).
+UNHIDEABLE = frozenset({"Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+                        "SystemModstamp"})
 MAX_CURSORS = 200
 
 
@@ -75,6 +79,8 @@ class SandboxOrg:
         self.locked_rows: dict[str, int] = {}
         self.cursors: OrderedDict[str, Any] = OrderedDict()
         self.jobs: dict[str, Any] = {}
+        # Field-level security: fields the integration user cannot see, by object (canonical names).
+        self.hidden: dict[str, set[str]] = {}
         if self.demo_fields:
             for sobject in ("Lead", "Contact"):
                 self._add_field(sobject, DEMO_FIELD, "string", True, True, None)
@@ -94,11 +100,23 @@ class SandboxOrg:
         """A row as {API name: Python value}."""
         return {f.name: to_python(row[f.pos] if f.pos < len(row) else None, f.type) for f in table.schema.fields}
 
-    def run_query(self, soql: str, include_deleted: bool = False) -> Result:
-        """Parse and execute SOQL under the lock (a snapshot result)."""
+    def run_query(self, soql: str, include_deleted: bool = False, as_integration_user: bool = False) -> Result:
+        """Parse and execute SOQL under the lock (a snapshot result); as the integration user
+        (the API), fields hidden from it do not exist."""
         parsed = parse(soql)
         with self.lock:
-            return execute(parsed, self.tables, include_deleted, self.clock.now_ms())
+            tables = self.api_tables() if as_integration_user else self.tables
+            return execute(parsed, tables, include_deleted, self.clock.now_ms())
+
+    def api_schema(self, sobject: str) -> ObjectSchema:
+        """An object's schema as the integration user sees it (hidden fields left out)."""
+        schema = self.table(sobject).schema
+        return schema.without(self.hidden.get(schema.name, set()))
+
+    def api_tables(self) -> dict[str, Table | TableView]:
+        """The tables as the integration user sees them (for SOQL over the API)."""
+        return {name: TableView(table, table.schema.without(self.hidden[name])) if self.hidden.get(name) else table
+                for name, table in self.tables.items()}
 
     def store_cursor(self, cursor: Any) -> str:
         """Keep a query cursor; returns its `0r8...` locator."""
@@ -284,6 +302,33 @@ class SandboxOrg:
                 raise SandboxError("INVALID_FIELD", f"No such column '{field}' on sobject of type {table.schema.name}")
             rules = self.validation_rules.setdefault(table.schema.name, [])
             rules.append(ValidationRule(fdef.name, fdef.pos, re.compile(pattern), message))
+
+    def hide_field(self, sobject: str, field: str) -> None:
+        """Field-level security: hide a field from the integration user. Its describe leaves the
+        field out, SOQL naming it answers INVALID_FIELD ("No such column ..."), and API writes
+        naming it fail the same way; Salesforce users (these operator methods) still see it."""
+        with self.lock:
+            table = self.table(sobject)
+            fdef = table.schema.get(field)
+            if fdef is None:
+                raise SandboxError("INVALID_FIELD", f"No such column '{field}' on sobject of type {table.schema.name}")
+            if fdef.required or fdef.name in UNHIDEABLE:
+                raise SandboxError("INVALID_OPERATION", f"Field-level security cannot hide {table.schema.name}."
+                                   f"{fdef.name}: it is required or a system field.")
+            self.hidden.setdefault(table.schema.name, set()).add(fdef.name)
+
+    def show_field(self, sobject: str, field: str) -> None:
+        """Undo `hide_field`: the integration user sees the field again."""
+        with self.lock:
+            table = self.table(sobject)
+            fdef = table.schema.get(field)
+            if fdef is not None:
+                self.hidden.get(table.schema.name, set()).discard(fdef.name)
+
+    def hidden_fields(self) -> dict[str, list[str]]:
+        """Object -> the fields hidden from the integration user."""
+        with self.lock:
+            return {name: sorted(fields) for name, fields in self.hidden.items() if fields}
 
     def lock_record(self, id: str, times: int = 1) -> None:
         """The next `times` API writes to this record fail with UNABLE_TO_LOCK_ROW."""

@@ -83,7 +83,7 @@ def query(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     soql = request.param("q")
     if soql is None:
         raise SandboxError("MALFORMED_QUERY", "A query string has to be specified")
-    result = org.run_query(soql, include_deleted=ctx.segments[0] == "queryAll")
+    result = org.run_query(soql, include_deleted=ctx.segments[0] == "queryAll", as_integration_user=True)
     return _page(org, None, Cursor(result, _batch_size(request)), 0, ctx.version)
 
 
@@ -154,7 +154,7 @@ def metadata(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
 
 def describe(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     with org.lock:
-        return json_response(200, org.table(ctx.segments[1]).schema.describe(ctx.version))
+        return json_response(200, org.api_schema(ctx.segments[1]).describe(ctx.version))
 
 
 def create(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
@@ -165,7 +165,7 @@ def create(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
 
 
 def _record_json(org: "SandboxOrg", sobject: str, row: list, version: str, fields: str | None) -> Response:
-    schema = org.tables[sobject].schema
+    schema = org.api_schema(sobject)
     if fields:
         chosen = []
         for name in fields.split(","):

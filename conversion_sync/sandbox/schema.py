@@ -129,6 +129,17 @@ class ObjectSchema:
         """Row position of a field that must exist."""
         return self.by_lower[name.lower()].pos
 
+    def without(self, hidden: set[str]) -> "ObjectSchema":
+        """The schema as a user who cannot see the `hidden` fields (canonical names) sees it:
+        field-level security. Same field definitions and row positions, narrower lookups."""
+        if not hidden:
+            return self
+        return ObjectSchema(self.name, self.label, self.label_plural, self.key_prefix,
+                            fields=[f for f in self.fields if f.name not in hidden],
+                            by_lower={k: f for k, f in self.by_lower.items() if f.name not in hidden},
+                            required_on_create=self.required_on_create,
+                            indexed=tuple(f for f in self.indexed if f.name not in hidden))
+
     def describe(self, version: str) -> dict[str, Any]:
         """`GET /sobjects/{Obj}/describe`."""
         base = self.summary(version)

@@ -274,3 +274,15 @@ class Table:
 
     def count(self, include_deleted: bool = False) -> int:
         return len(self.all if include_deleted else self.live)
+
+
+class TableView:
+    """A table as the integration user sees it when some of its fields are hidden from that user
+    (field-level security): the same rows and indexes, a narrower schema."""
+
+    def __init__(self, table: "Table", schema: ObjectSchema) -> None:
+        self._table = table
+        self.schema = schema
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
