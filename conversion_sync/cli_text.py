@@ -36,6 +36,8 @@ def cycle_text(result: CycleResult) -> str:
         extra = []
         if "window" in metadata:
             extra.append(str(metadata["window"]))
+        if metadata.get("hidden_fields"):
+            extra.append(f"left out, not visible to the integration user: {metadata['hidden_fields']}")
         if metadata.get("stopped"):
             extra.append(f"STOPPED: {metadata['stopped']}")
         lines.append(f"  {step:<20} {' '.join(counts)}" + (f"  ({'; '.join(extra)})" if extra else ""))
@@ -62,6 +64,9 @@ def status_text(status: dict[str, Any]) -> str:
                          f"next={_cell(failure['next_attempt_at'])}: {failure['last_error']}")
     if status["push_queue"]:
         lines.append(f"push queue: {status['push_queue']}")
+    if status.get("hidden_fields"):
+        lines.append("fields left out of the sync (Salesforce does not show them to the integration user): "
+                     + ", ".join(status["hidden_fields"]))
     warnings = status["open_warnings"]
     lines.append(f"open warnings: {sum(warnings.values())} {warnings if warnings else ''}".rstrip())
     lines.append("last runs:")

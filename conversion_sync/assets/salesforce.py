@@ -54,7 +54,7 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
                             run_id=context.run.run_id, now=utcnow, progress=context.log.info)
             stats.counts["api_calls"] = client.usage.total
             record_step(engine, context.run.run_id, name, partition_key_for(window.upper), started, status="success",
-                        stats={**stats.counts, "stopped": stats.stopped,
+                        stats={**stats.counts, "stopped": stats.stopped, "hidden_fields": stats.hidden,
                                "watermark_before": _iso(stats.watermark_before),
                                "watermark_after": _iso(stats.watermark_after)})
         metadata = {
@@ -67,6 +67,10 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
                                                if client.usage.limit else "unknown"),
             "dagster/row_count": dg.MetadataValue.int(int(stats.counts["pulled"])),
         }
+        if stats.hidden:   # R5: mapped fields the integration user cannot see, left out of the sync
+            metadata["hidden_fields"] = dg.MetadataValue.text(", ".join(f"{sobject}.{n}" for n in stats.hidden))
+            context.log.warning("%s: left out %s: Salesforce does not show them to the integration user",
+                                sobject, ", ".join(stats.hidden))
         if stats.stopped:
             metadata["stopped"] = dg.MetadataValue.text(stats.stopped)
             context.log.warning(stats.stopped)

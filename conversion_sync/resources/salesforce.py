@@ -210,15 +210,15 @@ class SalesforceClient:
         self.usage.used, self.usage.limit = used, limit
         return used, limit
 
-    def describe(self, sobject: str) -> dict[str, Any]:
-        if sobject not in self._describe_cache:
+    def describe(self, sobject: str, *, fresh: bool = False) -> dict[str, Any]:
+        if fresh or sobject not in self._describe_cache:
             self._describe_cache[sobject] = self.call(
                 f"describing {sobject}", lambda sf: getattr(sf, sobject).describe())
         return self._describe_cache[sobject]
 
-    def field_names(self, sobject: str) -> dict[str, dict[str, Any]]:
+    def field_names(self, sobject: str, *, fresh: bool = False) -> dict[str, dict[str, Any]]:
         """Field name -> describe entry, for checking the mapping and read-only fields."""
-        return {field["name"]: field for field in self.describe(sobject).get("fields", [])}
+        return {field["name"]: field for field in self.describe(sobject, fresh=fresh).get("fields", [])}
 
     def query_pages(self, soql: str, *, include_deleted: bool = False,
                     batch_size: int | None = None) -> Iterator[list[dict[str, Any]]]:

@@ -1,35 +1,70 @@
 """The org's field metadata (describe), cached in the Conversion database for a day so that a
-5-minute cycle does not spend an API call on it: which mapped fields are read-only (R5: always
-Salesforce's value, never pushed) and which can be set on create."""
+5-minute cycle does not spend an API call on it: which fields the integration user can see
+(field-level security, R5: a field absent from describe is left out of queries and pushes),
+which are read-only (always Salesforce's value, never pushed) and which can be set on create.
+The cache is described again when it is a day old, or at once when a query names a field the
+org no longer shows (`refresh=True`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Iterable
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine
 
 from conversion_sync.resources.salesforce import SalesforceClient
-from conversion_sync.store.schema import salesforce_fields
+from conversion_sync.store import describe as describe_store
 
 MAX_AGE = dt.timedelta(hours=24)
 
 
-def org_fields(engine: Engine, client: SalesforceClient, sobject: str, *, now: dt.datetime) -> dict[str, dict[str, Any]]:
-    """Field name -> {"updateable", "createable"}: from the cache, or one describe call."""
-    with engine.connect() as conn:
-        row = conn.execute(select(salesforce_fields).where(salesforce_fields.c.sobject == sobject)).first()
-    if row is not None and now - row.fetched_at < MAX_AGE:
-        return dict(row.fields)
+def org_fields(engine: Engine, client: SalesforceClient, sobject: str, *, now: dt.datetime,
+               refresh: bool = False) -> dict[str, dict[str, Any]]:
+    """Field name -> {"updateable", "createable"} for the fields the integration user can see:
+    from the cache, or one describe call."""
+    if not refresh:
+        with engine.connect() as conn:
+            cached = describe_store.cached_fields(conn, sobject)
+        if cached is not None and now - cached[1] < MAX_AGE:
+            return cached[0]
     fields = {name: {"updateable": bool(f.get("updateable", True)), "createable": bool(f.get("createable", True))}
-              for name, f in client.field_names(sobject).items()}
+              for name, f in client.field_names(sobject, fresh=refresh).items()}
     with engine.begin() as conn:
-        conn.execute(delete(salesforce_fields).where(salesforce_fields.c.sobject == sobject))
-        conn.execute(insert(salesforce_fields).values(sobject=sobject, fields=fields, fetched_at=now))
+        describe_store.save_fields(conn, sobject, fields, now=now)
     return fields
+
+
+def field_entry(fields: dict[str, dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """A field's describe entry (names compare case-insensitively, as in Salesforce), or None
+    when the org does not show it to the integration user."""
+    entry = fields.get(name)
+    if entry is not None:
+        return entry
+    lower = name.lower()
+    return next((f for n, f in fields.items() if n.lower() == lower), None)
+
+
+def visible(fields: dict[str, dict[str, Any]], name: str) -> bool:
+    return field_entry(fields, name) is not None
+
+
+def can_create(fields: dict[str, dict[str, Any]], name: str) -> bool:
+    """May a create set this field? Not when it is hidden (absent) or not createable."""
+    entry = field_entry(fields, name)
+    return bool(entry and entry.get("createable", False))
+
+
+def can_update(fields: dict[str, dict[str, Any]], name: str) -> bool:
+    """May an update write this field? Not when it is hidden (absent) or not updateable."""
+    entry = field_entry(fields, name)
+    return bool(entry and entry.get("updateable", False))
+
+
+def not_visible(fields: dict[str, dict[str, Any]], names: Iterable[str]) -> list[str]:
+    """Which of `names` the integration user cannot see, in their order."""
+    return [name for name in names if not visible(fields, name)]
 
 
 def read_only_fields(conn: Connection) -> dict[str, set[str]]:
     """Object -> its read-only fields, as last described (empty before the first describe)."""
-    rows = conn.execute(select(salesforce_fields.c.sobject, salesforce_fields.c.fields)).all()
-    return {sobject: {name for name, f in fields.items() if not f.get("updateable", True)} for sobject, fields in rows}
+    return describe_store.read_only_fields(conn)

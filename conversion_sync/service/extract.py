@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, ConfigError
 from conversion_sync.resources.salesforce import SalesforceClient, error_code, error_message
-from conversion_sync.service.describe import org_fields
+from conversion_sync.service.describe import not_visible, org_fields
+from conversion_sync.store import describe as describe_store
 from conversion_sync.store import staging, watermarks
 from conversion_sync.sync.records import SYSTEM_FIELDS, from_api
 from conversion_sync.sync.windows import PullWindow, partition_watermarks
@@ -40,14 +41,67 @@ class ExtractStats:
     watermark_before: dt.datetime | None = None
     watermark_after: dt.datetime | None = None
     stopped: str | None = None          # why the pull stopped early (API budget)
+    hidden: list[str] = field(default_factory=list)   # mapped fields left out: not visible (R5)
 
 
-def select_fields(sobject: str, settings: SyncSettings) -> list[str]:
+def select_fields(sobject: str, settings: SyncSettings, described: dict | None = None) -> list[str]:
+    """The fields a query of `sobject` selects: the system ones and the mapped ones, leaving out
+    the mapped fields the org's describe does not show (field-level security, R5)."""
     fields = list(SYSTEM_FIELDS[sobject])
+    hidden = set(hidden_fields(sobject, settings, described)) if described is not None else set()
     for name in settings.salesforce_fields(sobject):
-        if name not in fields:
+        if name not in fields and name not in hidden:
             fields.append(name)
     return fields
+
+
+def hidden_fields(sobject: str, settings: SyncSettings, described: dict) -> list[str]:
+    """The mapped fields of `sobject` the integration user cannot see."""
+    return [name for name in not_visible(described, settings.salesforce_fields(sobject))
+            if name not in SYSTEM_FIELDS[sobject]]
+
+
+def hidden_message(sobject: str, name: str) -> str:
+    return (f"Salesforce does not show {sobject}.{name} to the integration user (field-level security, or no such "
+            f"field), so the sync leaves it out of queries and pushes; the rest keeps syncing. Give the user read "
+            f"and edit access to it, or fix the mapping in the file named by CONVERSION_SYNC_CONFIG.")
+
+
+class FieldLists:
+    """What each object's queries select in one extract, from the org's describe (cached a day,
+    described again at once when a query answers INVALID_FIELD)."""
+
+    def __init__(self, engine: Engine, client: SalesforceClient, settings: SyncSettings, now: dt.datetime):
+        self.engine, self.client, self.settings, self.now = engine, client, settings, now
+        self.described: dict[str, dict] = {}
+        self.refreshed = False
+
+    def _describe(self, sobject: str) -> dict:
+        if sobject not in self.described:
+            self.described[sobject] = org_fields(self.engine, self.client, sobject, now=self.now,
+                                                 refresh=self.refreshed)
+        return self.described[sobject]
+
+    def select(self, sobject: str) -> list[str]:
+        described = self._describe(sobject)
+        missing = [name for name in not_visible(described, SYSTEM_FIELDS[sobject])]
+        if missing:
+            raise ConfigError(f"Salesforce does not show {', '.join(f'{sobject}.{n}' for n in missing)} to the "
+                              "integration user, and the sync cannot work without it; give the user read access.")
+        return select_fields(sobject, self.settings, described)
+
+    def hidden(self, sobject: str) -> list[str]:
+        return hidden_fields(sobject, self.settings, self._describe(sobject))
+
+    def keep(self) -> dict[str, set[str]]:
+        """Object -> its hidden fields, whose last values the mirror keeps."""
+        return {sobject: set(self.hidden(sobject)) for sobject in self.described}
+
+    def refresh(self) -> bool:
+        """Describe every object used so far again; True when a field list changed."""
+        before = {sobject: self.select(sobject) for sobject in self.described}
+        self.refreshed, self.described = True, {}
+        return any(self.select(sobject) != fields for sobject, fields in before.items())
 
 
 def soql_datetime(value: dt.datetime) -> str:
@@ -72,33 +126,32 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
             *, partitions: list[tuple[str, dt.datetime, dt.datetime]], run_id: str | None,
             now: Callable[[], dt.datetime], progress: Callable[[str], None] = log.info) -> ExtractStats:
     """Pull one object's window into the mirror and advance its watermarks."""
-    fields = select_fields(sobject, settings)
     with engine.connect() as conn:
         before = watermarks.live_watermark(conn, sobject)
     stats = ExtractStats(sobject, window, watermark_before=before, watermark_after=before)
+    lists = FieldLists(engine, client, settings, now())
     try:
         client.limits()          # H3: read the org's usage before spending any of it
         client.check_budget()
-        org_fields(engine, client, sobject, now=now())   # read-only fields (R5), described once a day
-        pages = _pages(client, settings, sobject, fields, window, stats)
-        buffer: list = []
-        for page in pages:
-            buffer.extend(from_api(sobject, raw) for raw in page)
-            stats.counts["pulled"] += len(page)
-            if len(buffer) >= STAGE_CHUNK:
-                _stage(engine, client, settings, sobject, buffer, stats, run_id, now())
-                buffer = []
-                progress(f"{sobject}: {stats.counts['pulled']} records pulled")
-        _stage(engine, client, settings, sobject, buffer, stats, run_id, now())
+        for attempt in (1, 2):
+            try:
+                _pull(engine, client, settings, sobject, window, lists, stats, run_id, now, progress)
+                break
+            except SalesforceMalformedRequest as exc:
+                # A field hidden since the last describe: describe again and retry once (R5).
+                if error_code(exc) != "INVALID_FIELD" or attempt == 2 or not lists.refresh():
+                    if error_code(exc) == "INVALID_FIELD":
+                        raise ConfigError(f"Salesforce rejected the {sobject} field list ({error_message(exc)}); "
+                                          "fix the field mapping in the file named by CONVERSION_SYNC_CONFIG.") from None
+                    raise
+                log.warning("%s: Salesforce answered %s; described the org again, retrying with the fields it shows",
+                            sobject, error_message(exc))
+                stats.counts.clear()
     except ApiBudgetExhausted as exc:
         stats.stopped = str(exc)
         log.warning("%s pull stopped: %s", sobject, exc)
         return stats
-    except SalesforceMalformedRequest as exc:
-        if error_code(exc) == "INVALID_FIELD":
-            raise ConfigError(f"Salesforce rejected the {sobject} field list ({error_message(exc)}); fix the field "
-                              "mapping in the file named by CONVERSION_SYNC_CONFIG.") from None
-        raise
+    _record_hidden(engine, sobject, stats.hidden, run_id=run_id, now=now())
     marks = partition_watermarks(partitions, window)
     live_key = None
     if window.advances_live_watermark:
@@ -110,6 +163,32 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
                                     records=stats.counts["pulled"], run_id=run_id, now=now())
         stats.watermark_after = watermarks.live_watermark(conn, sobject)
     return stats
+
+
+def _pull(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobject: str, window: PullWindow,
+          lists: FieldLists, stats: ExtractStats, run_id: str | None, now: Callable[[], dt.datetime],
+          progress: Callable[[str], None]) -> None:
+    fields = lists.select(sobject)
+    stats.hidden = lists.hidden(sobject)
+    if stats.hidden:
+        log.warning("%s: left out %s (not visible to the integration user)", sobject, ", ".join(stats.hidden))
+    pages = _pages(client, settings, sobject, fields, window, stats)
+    buffer: list = []
+    for page in pages:
+        buffer.extend(from_api(sobject, raw) for raw in page)
+        stats.counts["pulled"] += len(page)
+        if len(buffer) >= STAGE_CHUNK:
+            _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists)
+            buffer = []
+            progress(f"{sobject}: {stats.counts['pulled']} records pulled")
+    _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists)
+
+
+def _record_hidden(engine: Engine, sobject: str, hidden: list[str], *, run_id: str | None, now: dt.datetime) -> None:
+    """One field_hidden warning per hidden field, resolved once it is visible again (R5)."""
+    with engine.begin() as conn:
+        describe_store.record_hidden_fields(conn, sobject, hidden, run_id=run_id, now=now,
+                                            messages={name: hidden_message(sobject, name) for name in hidden})
 
 
 def _pages(client: SalesforceClient, settings: SyncSettings, sobject: str, fields: list[str],
@@ -125,21 +204,22 @@ def _pages(client: SalesforceClient, settings: SyncSettings, sobject: str, field
 
 
 def _stage(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobject: str, records: list,
-           stats: ExtractStats, run_id: str | None, now: dt.datetime) -> None:
+           stats: ExtractStats, run_id: str | None, now: dt.datetime, lists: FieldLists) -> None:
     if not records:
         return
     with engine.connect() as conn:
         known = staging.known_ids(conn, [r.salesforce_id for r in records])
-    related = _related_records(client, settings, sobject, records, known, engine)
+    related = _related_records(client, settings, sobject, records, known, engine, lists)
+    keep = lists.keep()
     with engine.begin() as conn:
-        stats.counts.update(staging.stage_records(conn, records, run_id=run_id, now=now))
+        stats.counts.update(staging.stage_records(conn, records, run_id=run_id, now=now, keep_fields=keep))
         if related:
             stats.counts["related"] += len(related)
-            staging.stage_records(conn, related, run_id=run_id, now=now)
+            staging.stage_records(conn, related, run_id=run_id, now=now, keep_fields=keep)
 
 
 def _related_records(client: SalesforceClient, settings: SyncSettings, sobject: str, records: list,
-                     known: set[str], engine: Engine) -> list:
+                     known: set[str], engine: Engine, lists: FieldLists) -> list:
     """Records the batch needs and the mirror lacks, fetched in batches of ids:
     - for Contacts seen for the first time, the Leads that converted into them (R7, Contact first);
     - the Accounts their AccountId / ConvertedAccountId name (R6, R7)."""
@@ -152,7 +232,7 @@ def _related_records(client: SalesforceClient, settings: SyncSettings, sobject: 
             lead_emails = staging.lead_email_keys(conn, [r.email_key for r in fresh])
         new_contacts = [r.salesforce_id for r in fresh if r.email_key in lead_emails]
         for chunk in staging.chunked(new_contacts, RELATED_CHUNK):
-            soql = format_soql(f"SELECT {', '.join(select_fields('Lead', settings))} FROM Lead "
+            soql = format_soql(f"SELECT {', '.join(lists.select('Lead'))} FROM Lead "
                                "WHERE IsConverted = true AND ConvertedContactId IN {ids}", ids=list(chunk))
             fetched.extend(from_api("Lead", raw) for raw in client.query(soql))
     if settings.pull_accounts:
@@ -161,7 +241,7 @@ def _related_records(client: SalesforceClient, settings: SyncSettings, sobject: 
         with engine.connect() as conn:
             missing = sorted(accounts - staging.known_ids(conn, accounts))
         for chunk in staging.chunked(missing, RELATED_CHUNK):
-            soql = format_soql(f"SELECT {', '.join(select_fields('Account', settings))} FROM Account "
+            soql = format_soql(f"SELECT {', '.join(lists.select('Account'))} FROM Account "
                                "WHERE Id IN {ids}", ids=list(chunk))
             fetched.extend(from_api("Account", raw) for raw in client.query(soql, include_deleted=True))
     return fetched

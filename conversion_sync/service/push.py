@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, SalesforceConnectionError
 from conversion_sync.resources.salesforce import COLLECTION_LIMIT, SalesforceClient
-from conversion_sync.service.describe import org_fields
+from conversion_sync.service.describe import can_create, can_update, org_fields
 from conversion_sync.service.extract import select_fields
 from conversion_sync.store import push as push_store
 from conversion_sync.store import staging
@@ -82,7 +82,8 @@ def _mirror_unseen_links(engine, client, settings, contact_ids, now, run_id, cou
     records = []
     for sobject, ids in by_object.items():
         for chunk in staging.chunked(ids, 200):
-            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings))} FROM {sobject} "
+            described = org_fields(engine, client, sobject, now=now)   # hidden fields left out (R5)
+            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings, described))} FROM {sobject} "
                                "WHERE Id IN {ids}", ids=list(chunk))
             records += [from_api(sobject, raw) for raw in client.query(soql, include_deleted=True)]
     if records:
@@ -119,7 +120,8 @@ def _link_existing(engine, client, settings, batch: list[ContactState], now, run
     found: dict[str, list[PulledRecord]] = defaultdict(list)     # email key -> records, newest first
     for sobject, condition in (("Contact", ""), ("Lead", "IsConverted = false AND ")):
         for chunk in _email_chunks(emails):
-            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings))} FROM {sobject} "
+            described = org_fields(engine, client, sobject, now=now)   # hidden fields left out (R5)
+            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings, described))} FROM {sobject} "
                                f"WHERE {condition}Email IN {{emails}} ORDER BY LastModifiedDate DESC", emails=list(chunk))
             for raw in client.query(soql):
                 record = from_api(sobject, raw)
@@ -205,7 +207,7 @@ def _new_record(contact: ContactState, sobject: str, settings: SyncSettings, fie
     for mapping in settings.contact_fields:
         sf_field = mapping.salesforce.get(sobject)
         value = contact.values.get(mapping.field)
-        if not sf_field or value is None or not fields.get(sf_field, {}).get("createable", True):
+        if not sf_field or value is None or not can_create(fields, sf_field):   # hidden or not createable
             continue
         if mapping.preference.value in ("do_not_sync", "always_prefer_salesforce"):
             continue
@@ -246,9 +248,11 @@ def _send_field_edits(engine, client: SalesforceClient, settings: SyncSettings, 
     read_only_by_object: dict[str, set[str]] = {}
     for candidate in candidates:
         if candidate.sobject not in read_only_by_object:
+            described = org_fields(engine, client, candidate.sobject, now=now)
+            # Not updateable, or hidden from the integration user (absent from describe, R5).
             read_only_by_object[candidate.sobject] = {
-                name for name, f in org_fields(engine, client, candidate.sobject, now=now).items()
-                if not f.get("updateable", True)}
+                sf_field for mapping in settings.contact_fields
+                if (sf_field := mapping.salesforce.get(candidate.sobject)) and not can_update(described, sf_field)}
         read_only = read_only_by_object[candidate.sobject]
         values, changes = {}, {}
         for mapping in settings.contact_fields:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from conversion_sync.store import describe as describe_store
 from conversion_sync.store import staging, watermarks
 from conversion_sync.store.schema import (
     companies,
@@ -99,6 +100,7 @@ def status(conn: Connection) -> dict[str, Any]:
                                            .where(sync_warnings.c.resolved_at.is_(None))
                                            .group_by(sync_warnings.c.kind)).all()),
         "last_runs": recent_runs(conn),
+        "hidden_fields": describe_store.hidden_fields(conn),
     }
 
 

@@ -21,10 +21,12 @@ def chunked(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
 
 
 def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: str | None,
-                  now: dt.datetime) -> Counter[str]:
+                  now: dt.datetime, keep_fields: dict[str, set[str]] | None = None) -> Counter[str]:
     """Upsert pulled records into the mirror. A record is pending (to be applied) unless what it
     says now is exactly what was last applied, so re-pulling an applied record changes nothing
-    (R2). An older copy never overwrites a newer one."""
+    (R2). An older copy never overwrites a newer one. `keep_fields` names, per object, fields the
+    pull could not select (hidden from the integration user, R5): the mirror keeps their last
+    seen values, which stay the base of the three-way compare once they are visible again."""
     counts: Counter[str] = Counter()
     batch = {record.salesforce_id: record for record in records}
     if not batch:
@@ -38,6 +40,9 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
     inserts, updates = [], []
     for sf_id, record in batch.items():
         row = existing.get(sf_id)
+        kept = (keep_fields or {}).get(record.sobject)
+        if row is not None and kept and row.fields:
+            record.fields = {**{name: row.fields[name] for name in kept if name in row.fields}, **record.fields}
         values = _row_values(record)
         if row is None:
             inserts.append({**values, "salesforce_id": sf_id, "pending": True, "attempts": 0,

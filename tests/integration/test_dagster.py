@@ -202,11 +202,11 @@ def test_a_failed_step_shows_its_sentence_in_the_run_and_in_status(harness, org,
     from conversion_sync.service.cycle import run_sync_cycle
     from conversion_sync.store.queries import status
 
-    sync_config("fields:\n  title: {salesforce: Title__c}\n")
+    org.hide_field("Contact", "Email")          # the sync cannot match Contacts without it
     result = run_sync_cycle(instance=dg.DagsterInstance.ephemeral())
     assert not result.success
-    assert result.error.startswith("Salesforce rejected the Contact field list")
-    assert "Title__c" in result.error and "CONVERSION_SYNC_CONFIG" in result.error
+    assert result.error.startswith("Salesforce does not show Contact.Email to the integration user")
+    assert "give the user read access" in result.error
     with harness.engine.connect() as conn:
         latest = status(conn)["last_runs"][0]
     assert latest["status"] == "failure"

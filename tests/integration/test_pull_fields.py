@@ -107,12 +107,17 @@ def test_custom_fields_map_to_salesforce_custom_fields(harness, org, sync_config
     assert harness.attribute(contact.id, "score") == "42"
 
 
-def test_a_mapping_to_a_field_the_org_lacks_stops_with_a_sentence(harness, org, sync_config):
+def test_a_mapping_to_a_field_the_org_does_not_show_is_left_out_and_named(harness, org, sync_config):
+    """R5: the org's describe does not show Title__c (no such field, or hidden by field-level
+    security: Salesforce cannot tell the two apart); the rest syncs and one warning names it."""
     sync_config("fields:\n  title: {salesforce: Title__c}\n")
-    org.create("Lead", {"LastName": "Lee", "Company": "Acme", "Email": "lee@example.com"})
-    from conversion_sync.errors import ConfigError
-    with pytest.raises(ConfigError, match="Title__c"):
-        harness.pull()
+    lead = org.create("Lead", {"LastName": "Lee", "Company": "Acme", "Email": "lee@example.com"})
+    result = harness.pull()
+    assert harness.contact_of(lead).last_name == "Lee"
+    hidden = [w for w in harness.warnings() if w.kind == "field_hidden"]
+    assert [w.field for w in hidden] == ["Contact.Title__c", "Lead.Title__c"]
+    assert "CONVERSION_SYNC_CONFIG" in hidden[0].message
+    assert result["Lead"]["pulled"] == 1
 
 
 def test_a_newly_added_mapping_is_backfilled_by_re_pulling(harness, org, sync_config):
