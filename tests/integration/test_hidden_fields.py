@@ -132,3 +132,17 @@ def test_status_names_the_hidden_fields(harness, org, monkeypatch):
     text = subprocess.run([sys.executable, "-m", "conversion_sync.cli", "status"],
                           capture_output=True, text=True, timeout=120).stdout
     assert "fields left out of the sync" in text and "Contact.MailingCity" in text
+
+
+def test_a_bulk_query_naming_a_newly_hidden_field_is_retried_without_it(harness, org, sync_config):
+    """Wide windows go through Bulk API 2.0: its INVALID_FIELD is handled the same way."""
+    sync_config("bulk_query_threshold: 1\n")
+    person = org.create("Contact", {"LastName": "Bo", "Email": "bo@example.com", "MailingCity": "Bonn"})
+    first = harness.pull()                                   # the first sync: wide, through Bulk 2.0
+    assert first["api_calls"]["bulk_query"] >= 1
+    org.hide_field("Contact", "MailingCity")
+    org.update("Contact", person, {"FirstName": "Bob"})
+    again = harness.backfill()                               # today re-pulled whole: Bulk 2.0 again
+    assert again["Contact"]["pulled"] == 1 and again["api_calls"]["describe"] == 1
+    assert harness.contact_of(person).first_name == "Bob"
+    assert [w.field for w in _hidden_warnings(harness)] == ["Contact.MailingCity"]
