@@ -14,7 +14,7 @@ import sys
 
 from sqlalchemy import update
 
-from conversion_sync.cli_text import status_text
+from conversion_sync.cli_text import cycle_text, status_text
 from conversion_sync.store.editing import set_contact_field
 from conversion_sync.config import load_sync_settings
 from conversion_sync.store.queries import status
@@ -60,6 +60,7 @@ def test_a_field_hidden_mid_life_is_left_out_named_once_and_synced_again_when_sh
     assert record["MailingCity"] == "Rome"                   # the hidden field is never pushed
     assert org.counters()["describe"] == 1                   # INVALID_FIELD: described again, once
     assert result.steps["salesforce_contacts"]["hidden_fields"] == "Contact.MailingCity"
+    assert "not visible to the integration user: Contact.MailingCity" in cycle_text(result)   # `sync` output
     warnings = _hidden_warnings(harness)
     assert [w.field for w in warnings] == ["Contact.MailingCity"]
     assert "Contact.MailingCity" in warnings[0].message and warnings[0].contact_id is None
