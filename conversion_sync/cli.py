@@ -1,7 +1,11 @@
 """`conversion-sync`: a thin command line over the same jobs and store the Dagster code uses.
 
-Every command prints plain text, or JSON on stdout with --json. A domain error prints one sentence
-and exits 2; no traceback is the only message.
+Every command prints plain text, or JSON on stdout with --json. An expected failure prints one
+sentence on stderr naming the cause and what to do, never a traceback (that is --verbose), and
+exits with its code (errors.py): 0 done, 1 the run failed (Salesforce or the database unavailable,
+a persistent 5xx, another sync holding the lock: try again, the schedule will), 2 a setting or an
+input must be fixed, 3 the cycle finished without sending or pulling everything (API budget or
+request limit, contacts Salesforce rejected: retried later, nothing lost).
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ import datetime as dt
 import json
 import logging
 import sys
+import traceback
 from typing import Any, Callable
 
-from conversion_sync.errors import ContactNotFound, ConversionSyncError, InvalidInput
+from conversion_sync.errors import ContactNotFound, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     # top-level value to False (argparse would), hence SUPPRESS there.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON on stdout")
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and Dagster's error stacks on failure")
     parser = argparse.ArgumentParser(
         prog="conversion-sync", parents=[common],
         description="Two-way sync between a Salesforce org and the Conversion contact database.")
@@ -89,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         from conversion_sync.sandbox.cli import main as sandbox_main
 
         return sandbox_main(argv[1:])
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     args.json = getattr(args, "json", False)
+    args.verbose = getattr(args, "verbose", False)
+    _setup_logging(args.verbose)
     name = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
     if name in NOT_YET:
         _fail(args, f"`conversion-sync {name}` is not available yet: it lands with {NOT_YET[name]}.")
@@ -99,22 +107,75 @@ def main(argv: list[str] | None = None) -> int:
     handler = HANDLERS[name]
     try:
         payload, text = handler(args)
-    except ConversionSyncError as exc:
-        _fail(args, str(exc))
-        return exc.exit_code
+    except Exception as exc:   # expected failures are one sentence; a bug says so (--verbose: traceback)
+        from conversion_sync.service.failures import explain
+
+        if args.verbose:
+            traceback.print_exc()
+        message, code = explain(exc)
+        _fail(args, message)
+        return code
     if args.json:
         from conversion_sync.store.queries import jsonable
 
         print(json.dumps(jsonable(payload), indent=2, sort_keys=True))
     else:
         print(text)
+    if isinstance(payload, dict) and payload.get("message"):
+        print(f"conversion-sync: {payload['message']}", file=sys.stderr)
+    if isinstance(payload, dict) and "exit_code" in payload:
+        return int(payload["exit_code"])
     return 0 if not (isinstance(payload, dict) and payload.get("success") is False) else 1
+
+
+def _setup_logging(verbose: bool) -> None:
+    from conversion_sync.service.cycle import show_tracebacks
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:   # the service's warnings ("pull stopped: ...") are repeated by the steps' own log
+        logging.getLogger("conversion_sync.service").setLevel(logging.ERROR)
+    show_tracebacks(verbose)
 
 
 def _fail(args, message: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps({"error": message}))
     print(f"conversion-sync: {message}", file=sys.stderr)
+
+
+def _run_payload(result) -> dict[str, Any]:
+    """A sync or push run's --json payload, with the one sentence and exit code of how it ended:
+    the failure, or a stop on the API budget, or contacts Salesforce rejected (exit 3)."""
+    payload = {"run_id": result.run_id, "success": result.success, "error": result.error, "steps": result.steps,
+               "failed_step": result.failed_step, "exit_code": 0, "message": None}
+    if not result.success:
+        payload.update(exit_code=result.exit_code or 1, message=result.error)
+        return payload
+    stopped = next((m["stopped"] for m in result.steps.values() if isinstance(m.get("stopped"), str)), None)
+    push = result.steps.get("salesforce_push", {})
+    if stopped:
+        payload.update(exit_code=3, message=stopped)
+    elif int(push.get("rejected") or 0):
+        payload.update(exit_code=3, message=_not_sent_sentence(push))
+    return payload
+
+
+def _not_sent_sentence(push: dict[str, Any]) -> str:
+    from conversion_sync.cli_text import rejected_codes
+    from conversion_sync.store.queries import push_retry_outlook
+
+    with _engine().connect() as conn:
+        next_at, waiting = push_retry_outlook(conn)
+    rejected = int(push.get("rejected") or 0)
+    codes = rejected_codes(push)
+    parts = [f"{rejected} contact{'s were' if rejected != 1 else ' was'} not sent to Salesforce"
+             + (f" ({codes})" if codes else "")]
+    if next_at is not None:
+        parts.append(f"they are retried from {next_at:%Y-%m-%d %H:%M:%S} UTC")
+    if waiting:
+        parts.append(f"{waiting} wait{'s' if waiting == 1 else ''} for a person after too many attempts "
+                     "(`conversion-sync contacts push ID`)")
+    return "; ".join(parts) + "; see `conversion-sync status` and `conversion-sync warnings list`."
 
 
 def _engine():
@@ -134,8 +195,7 @@ def cmd_sync(args) -> tuple[Any, str]:
     from conversion_sync.service.cycle import run_sync_cycle
 
     result = run_sync_cycle()
-    payload = {"run_id": result.run_id, "success": result.success, "error": result.error, "steps": result.steps}
-    return payload, cycle_text(result)
+    return _run_payload(result), cycle_text(result)
 
 
 def cmd_status(args) -> tuple[Any, str]:
@@ -227,8 +287,7 @@ def cmd_contacts_push(args) -> tuple[Any, str]:
     if not args.ids and not args.all_skipped:
         raise InvalidInput("Give contact ids or --all-skipped.")
     result = api.push_contacts(args.ids, all_skipped=args.all_skipped)
-    payload = {"run_id": result.run_id, "success": result.success, "error": result.error, "steps": result.steps}
-    return payload, cycle_text(result)
+    return _run_payload(result), cycle_text(result)
 
 
 def cmd_contacts_merge(args) -> tuple[Any, str]:

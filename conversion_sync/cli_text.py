@@ -29,10 +29,26 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def rejected_codes(metadata: dict[str, Any]) -> str:
+    """"UNABLE_TO_LOCK_ROW 200, connection dropped 100": a push's rejections per Salesforce error code."""
+    by_code = sorted(((key.split("/", 1)[1], n) for key, n in metadata.items()
+                      if key.startswith("rejected/") and isinstance(n, int) and n), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{code} {n}" for code, n in by_code)
+
+
+def rejected_text(metadata: dict[str, Any]) -> str:
+    """"300 (UNABLE_TO_LOCK_ROW 200, connection dropped 100)"."""
+    codes = rejected_codes(metadata)
+    total = int(metadata.get("rejected") or 0)
+    return f"{total} ({codes})" if codes else str(total)
+
+
 def cycle_text(result: CycleResult) -> str:
-    lines = [f"sync run {result.run_id}: {'success' if result.success else 'FAILED'}"]
+    failed = f"FAILED in {result.failed_step}" if result.failed_step else "FAILED"
+    lines = [f"sync run {result.run_id}: {'success' if result.success else failed}"]
     for step, metadata in result.steps.items():
-        counts = [f"{key}={metadata[key]}" for key in _H1_ORDER if isinstance(metadata.get(key), int)]
+        counts = [f"{key}={metadata[key]}" if key != "rejected" else f"rejected={rejected_text(metadata)}"
+                  for key in _H1_ORDER if isinstance(metadata.get(key), int)]
         extra = []
         if "window" in metadata:
             extra.append(str(metadata["window"]))
@@ -41,9 +57,7 @@ def cycle_text(result: CycleResult) -> str:
         if metadata.get("stopped"):
             extra.append(f"STOPPED: {metadata['stopped']}")
         lines.append(f"  {step:<20} {' '.join(counts)}" + (f"  ({'; '.join(extra)})" if extra else ""))
-    if result.error:
-        lines.append(f"  error: {result.error}")
-    return "\n".join(lines)
+    return "\n".join(lines)   # a failure's sentence goes to stderr (cli.main)
 
 
 def status_text(status: dict[str, Any]) -> str:

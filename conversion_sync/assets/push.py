@@ -9,7 +9,7 @@ from conversion_sync.assets.runtime import OWNERS, count_metadata, record_step, 
 from conversion_sync.partitions import SYNC_POOL
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource
-from conversion_sync.service.push import push
+from conversion_sync.service.push import REJECTED_BY, push
 from conversion_sync.store.identity import request_push
 
 PUSH_COUNTS = ["linked_in_salesforce", "created_in_salesforce", "updated_in_salesforce", "fields_pushed",
@@ -50,6 +50,9 @@ def salesforce_push(context: dg.AssetExecutionContext, config: PushConfig, sales
         record_step(engine, run_id, "salesforce_push", None, started, status="success",
                     stats={**result.counts, "stopped": result.stopped})
     metadata = count_metadata(result.counts, PUSH_COUNTS)
+    # Rejections per Salesforce error code ("rejected/UNABLE_TO_LOCK_ROW": 200), numbers the UI can plot.
+    metadata.update({f"{REJECTED_BY}{code}": dg.MetadataValue.int(n)
+                     for code, n in sorted(result.rejected_by_code.items())})
     if result.stopped:
         metadata["stopped"] = dg.MetadataValue.text(result.stopped)
         context.log.warning(result.stopped)

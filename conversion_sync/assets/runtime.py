@@ -10,6 +10,7 @@ import dagster as dg
 from sqlalchemy import insert, update
 
 from conversion_sync.partitions import SYNC_POOL, MODE_TAG, first_partition_start, partition_bounds, sync_partitions
+from conversion_sync.service.failures import domain_error, sentence
 from conversion_sync.store.schema import sync_runs
 from conversion_sync.sync.windows import PullWindow, plan_window
 
@@ -69,14 +70,21 @@ def record_step(engine, run_id: str, step: str, partition: str | None, started: 
 @contextlib.contextmanager
 def recorded_step(engine, run_id: str, step: str, partition: str | None):
     """Yield the step's start time; a step that raises is recorded as failed with its sentence,
-    so `conversion-sync status` shows failures as well as successes."""
+    so `conversion-sync status` shows failures as well as successes. An expected failure (a domain
+    error, or one `failures.domain_error` translates) ends the step as a `dg.Failure` whose
+    description is that sentence, so the run's error in the UI is the sentence, not Dagster's
+    "Error occurred while executing op" wrapper; the original stays chained for the traceback."""
     started = utcnow()
     try:
         yield started
     except Exception as exc:
-        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        error = domain_error(exc)
+        message = sentence(error) if error is not None else \
+            (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         try:
             record_step(engine, run_id, step, partition, started, status="failure", error=message[:500])
         except Exception:  # the database itself may be what failed; the run shows the error anyway
             pass
-        raise
+        if error is None:
+            raise
+        raise dg.Failure(description=message, metadata={"error": type(error).__name__}) from error

@@ -17,32 +17,24 @@ import dagster as dg
 import requests
 from pydantic import Field, PrivateAttr
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import (
-    SalesforceError,
-    SalesforceExpiredSession,
-    SalesforceGeneralError,
-    SalesforceMalformedRequest,
-    SalesforceRefusedRequest,
-)
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from conversion_sync.config import SalesforceSettings, salesforce_settings_from_env
-from conversion_sync.errors import ApiBudgetExhausted, SalesforceApiError, SalesforceConnectionError
+from conversion_sync.errors import (
+    ApiBudgetExhausted,
+    SalesforceApiError,
+    SalesforceAuthError,
+    SalesforceCertificateError,
+    SalesforceConnectionError,
+)
 from conversion_sync.resources.salesforce_auth import API_VERSION, VerifiedSession, login
+from conversion_sync.resources.salesforce_retry import Cause, Decision, Verdict, classify, error_code
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 COLLECTION_LIMIT = 200
-_RETRYABLE_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"}
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
-
-
-def error_code(exc: SalesforceError) -> str | None:
-    """The errorCode of a simple-salesforce exception (its content is a list of errors)."""
-    content = getattr(exc, "content", None)
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        return content[0].get("errorCode") or content[0].get("statusCode")
-    return None
 
 
 def error_message(exc: SalesforceError) -> str:
@@ -140,56 +132,88 @@ class SalesforceClient:
     # -- the retry/re-auth/budget envelope ------------------------------------------------------
     def call(self, what: str, fn: Callable[[Salesforce], T], *, idempotent: bool = True,
              budgeted: bool = True) -> T:
-        """Run `fn(sf)` with re-authentication on an expired session and bounded retries with
-        exponential backoff and jitter for 5xx, timeouts, connection errors and row locks.
+        """Run `fn(sf)`; on failure do what `salesforce_retry.classify` says: retry with exponential
+        backoff and jitter (5xx, timeouts, lost connections, row locks), log in again once on an
+        expired session, stop on the org's request limit, or fail at once (a certificate that does
+        not verify, other 4xx). A non-idempotent call (a create) whose answer is lost is not repeated.
 
-        Non-idempotent calls (creates) are retried only for errors that mean "not applied".
         `budgeted` calls first check the API budget (H3); reading the limits does not."""
         if budgeted:
             self.check_budget()
         attempt = 0
         reauthenticated = False
+        started = time.monotonic()
         while True:
             try:
                 return fn(self._sf)
-            except SalesforceExpiredSession:
-                if reauthenticated or not self._login.can_refresh:
-                    raise SalesforceConnectionError(
-                        "Salesforce rejected the session as expired or invalid; "
-                        + ("set a fresh SALESFORCE_ACCESS_TOKEN (or use client credentials, which renew themselves)."
-                           if not self._login.can_refresh else "logging in again did not help.")) from None
-                self._relogin(what)
-                reauthenticated = True
-                continue
-            except SalesforceRefusedRequest as exc:
-                if error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
-                    raise ApiBudgetExhausted(
-                        "Salesforce refused the call: the org's API request limit is exceeded; the sync stops "
-                        "here and resumes when usage falls.", used=self.usage.used, limit=self.usage.limit) from None
-                raise SalesforceApiError(f"Salesforce refused {what}: {error_message(exc)}.",
-                                         error_code=error_code(exc), status=403) from None
-            except SalesforceMalformedRequest as exc:
-                if error_code(exc) not in _RETRYABLE_CODES or attempt >= self.max_retries:
-                    raise
-                reason = error_code(exc)
-            except SalesforceGeneralError as exc:
-                if (exc.status or 0) < 500 or attempt >= self.max_retries:
-                    raise
-                reason = f"HTTP {exc.status}"
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if not idempotent or attempt >= self.max_retries:
-                    if isinstance(exc, requests.exceptions.SSLError):
-                        raise SalesforceConnectionError(
-                            f"Could not verify Salesforce's TLS certificate during {what}; set SALESFORCE_CA_BUNDLE "
-                            "for a private CA.") from None
-                    raise SalesforceConnectionError(
-                        f"Lost the connection to Salesforce during {what} ({type(exc).__name__}) "
-                        f"after {attempt + 1} attempt(s).") from None
-                reason = type(exc).__name__
+            except Exception as exc:
+                decision = classify(exc, idempotent=idempotent)
+                if decision.verdict is Verdict.RELOGIN and not reauthenticated and self._login.can_refresh:
+                    self._relogin(what)
+                    reauthenticated = True
+                    continue
+                if decision.verdict is not Verdict.RETRY or attempt >= self.max_retries:
+                    failure = self._failure(what, exc, decision, attempts=attempt + 1,
+                                            seconds=time.monotonic() - started)
+                    if failure is None:
+                        raise
+                    raise failure from exc
             delay = min(30.0, self.backoff_seconds * (2 ** attempt)) * random.uniform(0.5, 1.5)
             attempt += 1
-            log.warning("%s failed (%s); retry %d/%d in %.2f s", what, reason, attempt, self.max_retries, delay)
+            log.warning("%s failed (%s); retry %d/%d in %.2f s", what, decision.reason, attempt,
+                        self.max_retries, delay)
             time.sleep(delay)
+
+    def _failure(self, what: str, exc: BaseException, decision: Decision, *, attempts: int,
+                 seconds: float) -> Exception | None:
+        """The domain error that ends a call, or None to re-raise `exc` itself (a 4xx such as
+        INVALID_FIELD, which callers recognise by its errorCode)."""
+        host = self._login.instance_url
+        tries = f"{attempts} attempts over {seconds:.0f} s" if attempts > 1 else "1 attempt"
+        cause = decision.cause
+        if decision.verdict is Verdict.RELOGIN:
+            return SalesforceAuthError(
+                "Salesforce rejected the session as expired or invalid; "
+                + ("set a fresh SALESFORCE_ACCESS_TOKEN (or use client credentials, which renew themselves)."
+                   if not self._login.can_refresh else
+                   "logging in again did not help: check that the integration user is active and its "
+                   "credentials are valid."))
+        if decision.verdict is Verdict.STOP:
+            return ApiBudgetExhausted(
+                "Salesforce refused the call: the org's API request limit is exceeded; the sync stops here "
+                "and resumes by itself when usage falls (or ask your Salesforce admin for a larger allocation).",
+                used=self.usage.used, limit=self.usage.limit)
+        if cause is Cause.CERTIFICATE:
+            return SalesforceCertificateError(
+                f"Could not verify the TLS certificate of {host} during {what}; set SALESFORCE_CA_BUNDLE to the "
+                "CA file that signed it (for the sandbox org: the ca.pem it wrote, data/sandbox/ca.pem).")
+        if cause is Cause.REFUSED_REQUEST:
+            return SalesforceApiError(
+                f"Salesforce refused {what} ({error_message(exc)}); ask your Salesforce admin to give the "
+                "integration user access.", error_code=error_code(exc), status=403)
+        if decision.verdict is Verdict.UNCERTAIN:
+            return SalesforceConnectionError(
+                f"Salesforce did not answer {what} ({decision.reason}); it may have been applied, so it is "
+                "not repeated blindly: the next attempt looks Salesforce up first.", reason=decision.reason)
+        if cause is Cause.SERVER_ERROR:
+            return SalesforceApiError(
+                f"Salesforce answered {decision.reason} to {what} ({tries}); it is unavailable or overloaded: "
+                "check https://status.salesforce.com, the next cycle tries again.",
+                error_code=error_code(exc), status=getattr(exc, "status", None))
+        if cause is Cause.ROW_LOCK:
+            return SalesforceApiError(
+                f"Salesforce kept the records locked (UNABLE_TO_LOCK_ROW) during {what} ({tries}); another job "
+                "in the org is writing them: the next cycle tries again.", error_code="UNABLE_TO_LOCK_ROW", status=400)
+        if cause is Cause.REFUSED:
+            return SalesforceConnectionError(
+                f"Could not reach Salesforce at {host} during {what} ({decision.reason}, {tries}); check "
+                "SALESFORCE_INSTANCE_URL and the network (is the sandbox org running? `conversion-sync sandbox`).",
+                reason=decision.reason)
+        if cause in (Cause.TIMEOUT, Cause.CONNECTION_LOST):
+            return SalesforceConnectionError(
+                f"Lost the connection to Salesforce at {host} during {what} ({decision.reason}, {tries}); "
+                "check the network, the next cycle tries again.", reason=decision.reason)
+        return None
 
     def check_budget(self) -> None:
         """Stop cleanly (H3) once the configured share of the daily allocation is used."""
@@ -258,7 +282,7 @@ class SalesforceClient:
                 return
             except SalesforceExpiredSession:
                 if attempt or not self._login.can_refresh:
-                    raise SalesforceConnectionError(
+                    raise SalesforceAuthError(
                         "Salesforce rejected the session as expired or invalid during a Bulk API query.") from None
                 self._relogin("a Bulk API query")
 

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 import requests
 
 from conversion_sync.config import SalesforceSettings
-from conversion_sync.errors import SalesforceConnectionError
+from conversion_sync.errors import SalesforceAuthError, SalesforceCertificateError, SalesforceConnectionError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def login(settings: SalesforceSettings, session: requests.Session) -> Salesforce
     if response.status_code != 200 or not body.get("access_token"):
         error = body.get("error") or f"HTTP {response.status_code}"
         description = body.get("error_description") or "no description"
-        raise SalesforceConnectionError(
+        raise SalesforceAuthError(
             f"Salesforce refused the login ({error}: {description}); check {what}.")
     return SalesforceLogin(body["access_token"], (body.get("instance_url") or settings.instance_url).rstrip("/"),
                            can_refresh=True)
@@ -115,7 +115,7 @@ def _soap_login(settings: SalesforceSettings, session: requests.Session) -> Sale
     if response.status_code != 200 or "sessionId" not in texts:
         code = texts.get("exceptionCode") or texts.get("faultcode") or f"HTTP {response.status_code}"
         message = texts.get("exceptionMessage") or texts.get("faultstring") or "no description"
-        raise SalesforceConnectionError(
+        raise SalesforceAuthError(
             f"Salesforce refused the login ({code}: {message}); check SALESFORCE_USERNAME, "
             "SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN.")
     server_url = texts.get("serverUrl", "")
@@ -142,7 +142,7 @@ def _post(session: requests.Session, url: str, **kwargs: Any) -> requests.Respon
     try:
         return session.post(url, **kwargs)
     except requests.exceptions.SSLError:
-        raise SalesforceConnectionError(
+        raise SalesforceCertificateError(
             f"Could not verify the TLS certificate of {_origin(url)}; for the sandbox org set SALESFORCE_CA_BUNDLE "
             "to the CA file it wrote (data/sandbox/ca.pem).") from None
     except requests.exceptions.Timeout:

@@ -37,6 +37,7 @@ class _Handler(BaseHTTPRequestHandler):
         sock: socket.socket = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(120)
+        self.server.count_handshake()
         self.request = self.server.ssl_context.wrap_socket(sock, server_side=True)
         self.server.track(self.request, True)
         super().setup()
@@ -125,11 +126,16 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self._open: set[Any] = set()
         self._open_lock = threading.Lock()
         self.connections_accepted = 0
+        self.handshakes_started = 0     # TCP connections that began a TLS handshake (failed ones too)
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
         shown = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.instance_url = f"https://{shown}:{port}"
         org.instance_url = self.instance_url
+
+    def count_handshake(self) -> None:
+        with self._open_lock:
+            self.handshakes_started += 1
 
     def track(self, sock: Any, add: bool) -> None:
         with self._open_lock:

@@ -143,6 +143,11 @@ class Sandbox:
         """TLS connections accepted so far (keep-alive reuses one per client session)."""
         return self._thread.server.connections_accepted if self._thread else 0
 
+    @property
+    def handshakes_started(self) -> int:
+        """TLS handshakes begun, including those the client broke off (an untrusted certificate)."""
+        return self._thread.server.handshakes_started if self._thread else 0
+
     def admin_client(self) -> SandboxAdminClient:
         return SandboxAdminClient(self.instance_url, self.admin_token, self.ca_path)
 

@@ -4,15 +4,17 @@ runs, recorded in the Dagster instance of DAGSTER_HOME when there is one."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
 from conversion_sync.config import load_sync_settings, salesforce_settings_from_env
-from conversion_sync.errors import ConversionSyncError
 from conversion_sync.resources.database import ConversionDatabase
+from conversion_sync.service.failures import domain_error_names, exit_code_of
 
 
 @dataclass
@@ -21,7 +23,51 @@ class CycleResult:
     success: bool
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)   # asset -> metadata values
     checks: dict[str, bool] = field(default_factory=dict)             # asset check -> passed
-    error: str | None = None
+    error: str | None = None            # the sentence of the first step failure
+    failed_step: str | None = None
+    exit_code: int = 0                  # what the CLI exits with for this failure (errors.py)
+
+
+_TRACEBACKS = {"show": True}
+
+
+def show_tracebacks(show: bool) -> None:
+    """Whether runs executed here print Dagster's error stacks on the console (the CLI turns
+    them off unless --verbose: an expected failure is one sentence). The run's event log in the
+    Dagster instance keeps the full error either way."""
+    _TRACEBACKS["show"] = show
+
+
+def _console_without_stacks() -> dg.LoggerDefinition:
+    """Dagster's console logger (same config, same format) minus the error stack of failure
+    events, and minus the failure events themselves: the caller prints the failure's sentence."""
+
+    @dg.logger(config_schema={"log_level": dg.Field(str, is_required=False, default_value="INFO"),
+                              "name": dg.Field(str, is_required=False, default_value="dagster")},
+               description="The console logger, without error stacks (conversion-sync without --verbose).")
+    def console(init_context) -> logging.Logger:
+        config = init_context.logger_config
+        logger = logging.Logger(config["name"], level=config["log_level"].upper())
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s",
+                                               "%Y-%m-%d %H:%M:%S %z"))
+        handler.addFilter(_drop_error_stacks)
+        logger.addHandler(handler)
+        return logger
+
+    return console
+
+
+def _drop_error_stacks(record: logging.LogRecord) -> bool:
+    meta = getattr(record, "dagster_meta", None) or {}
+    event = meta.get("dagster_event")
+    if event is None:   # and not the "Dependencies for step X failed ... Not executing." echo of each later step
+        return not str(meta.get("orig_message", "")).startswith("Dependencies for step")
+    if event.event_type in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
+        return False
+    if getattr(event.event_specific_data, "error", None) is not None and isinstance(record.msg, str):
+        record.msg = record.msg.split("\n\n", 1)[0]
+    return True
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -40,6 +86,8 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
     load_sync_settings()
     ConversionDatabase().engine()
     job = defs.resolve_job_def(job_name)
+    if not _TRACEBACKS["show"]:
+        job = job.with_logger_defs({"console": _console_without_stacks()})
     # Progress (what each step pulled, applied, pushed) at INFO; Dagster's per-event DEBUG lines off.
     config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
     result = job.execute_in_process(instance=instance or dagster_instance(), tags=tags or {},
@@ -56,28 +104,35 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
             cycle.checks[evaluation.check_name] = evaluation.passed
         elif event.is_step_failure and cycle.error is None:
             error = event.step_failure_data.error
-            cycle.error = user_message(error)
+            cycle.error, cycle.exit_code = failure_of(error)
+            cycle.failed_step = event.step_key
+    if not cycle.success and cycle.error is None:
+        cycle.error, cycle.exit_code = "The run failed before any step ran; see the run in the Dagster UI.", 1
     return cycle
 
 
-def _domain_errors() -> set[str]:
-    found, todo = set(), [ConversionSyncError]
-    while todo:
-        cls = todo.pop()
-        found.add(cls.__name__)
-        todo.extend(cls.__subclasses__())
-    return found
+def failure_of(error) -> tuple[str, int]:
+    """(sentence, exit code) of a Dagster step failure: the domain error in its chain (the
+    `dg.Failure` the steps raise is chained to it), else the innermost error in one line."""
+    domain = domain_error_names()
+    current = error
+    while current is not None:
+        if current.cls_name in domain:
+            return " ".join(current.message.split(": ", 1)[-1].split()), exit_code_of(current.cls_name)
+        current = current.cause
+    if error is None:
+        return "The run failed.", 1
+    innermost = error
+    while innermost.cause is not None:
+        innermost = innermost.cause
+    first = (innermost.message.strip().splitlines() or ["no message"])[0]
+    return (f"The run failed on an unexpected error ({first}); run again with --verbose for the traceback "
+            "and report it.", 1)
 
 
 def user_message(error) -> str:
     """The sentence of a domain error inside a Dagster step failure, without the class name."""
-    domain = _domain_errors()
-    current = error
-    while current is not None:
-        if current.cls_name in domain:
-            return current.message.split(": ", 1)[-1].strip()
-        current = current.cause
-    return (error.message.strip().splitlines() or ["the run failed"])[0] if error else "the run failed"
+    return failure_of(error)[0]
 
 
 def run_sync_cycle(instance: dg.DagsterInstance | None = None, now: dt.datetime | None = None) -> CycleResult:

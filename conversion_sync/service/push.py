@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -43,10 +44,31 @@ LOOKUP_CHARS = 8_000          # and at most this many characters of emails (the 
 NOT_PROVIDED = "[not provided]"
 
 
+REJECTED_BY = "rejected/"      # counts["rejected/UNABLE_TO_LOCK_ROW"]: rejections per Salesforce error code
+
+
 @dataclass
 class PushResult:
     counts: Counter = field(default_factory=Counter)
     stopped: str | None = None          # why the push stopped early (the API budget, H3)
+
+    @property
+    def rejected_by_code(self) -> Counter:
+        """Rejected contacts per Salesforce error code (or our own reason, in words)."""
+        return Counter({key[len(REJECTED_BY):]: n for key, n in self.counts.items() if key.startswith(REJECTED_BY)})
+
+
+def rejection_code(error: str) -> str:
+    """The Salesforce error code a rejection's text starts with ("UNABLE_TO_LOCK_ROW: ..."), else "other"."""
+    match = re.match(r"\s*([A-Z][A-Z0-9_]{2,})\s*:", error or "")
+    return match.group(1) if match else "other"
+
+
+def _count_rejected(counts: Counter, codes: list[str]) -> None:
+    """One rejection per entry of `codes`: the total (H1) and the count per code."""
+    counts["rejected"] += len(codes)
+    for code in codes:
+        counts[REJECTED_BY + code] += 1
 
 
 def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, now: dt.datetime,
@@ -106,7 +128,7 @@ def _link_or_create(engine, client, settings, contact_ids, now, run_id, counts, 
                 push_store.record_rejected(conn, {c.key: "a contact needs an email to be sent to Salesforce"
                                                   for c in without_email}, run_id=run_id, now=now,
                                            base_seconds=settings.push_retry_base_seconds, max_attempts=1)
-            counts["rejected"] += len(without_email)
+            _count_rejected(counts, ["no email"] * len(without_email))
         batch = [c for c in batch if c.email_key]
         remaining = _link_existing(engine, client, settings, batch, now, run_id, counts)
         if remaining:
@@ -178,7 +200,7 @@ def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: lis
                                               "Salesforce up by email before creating" for c in batch},
                                        run_id=run_id, now=now, base_seconds=settings.push_retry_base_seconds,
                                        max_attempts=settings.push_max_attempts)
-        counts["rejected"] += len(batch)
+        _count_rejected(counts, [exc.reason or "no answer"] * len(batch))
         return
     links, mirror, failures = [], [], {}
     for contact, record, outcome in zip(batch, records, results):
@@ -198,7 +220,7 @@ def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: lis
                                    base_seconds=settings.push_retry_base_seconds,
                                    max_attempts=settings.push_max_attempts)
     counts["created_in_salesforce"] += len(links)
-    counts["rejected"] += len(failures)
+    _count_rejected(counts, [rejection_code(error) for error in failures.values()])
 
 
 def _new_record(contact: ContactState, sobject: str, settings: SyncSettings, fields: dict, external: str | None,
@@ -322,7 +344,7 @@ def _record_updates(engine, settings, sobject, items, outcomes: dict[int, str | 
                                    max_attempts=settings.push_max_attempts)
     counts["updated_in_salesforce"] += len(pushed)
     counts["fields_pushed"] += sum(len(v) for c, v, _ in items if c.contact.key in pushed)
-    counts["rejected"] += len(failures)
+    _count_rejected(counts, [rejection_code(error) for error in failures.values()])
 
 
 def _errors_text(outcome: dict[str, Any]) -> str:

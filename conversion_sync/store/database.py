@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from conversion_sync.errors import ConfigError
+from conversion_sync.errors import ConfigError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,9 @@ def _create_engine(url: str) -> Engine:
             pass
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
-        raise ConfigError(f"Could not open the Conversion database {safe_url(url)}: {reason}.") from None
+        raise DatabaseUnavailable(
+            f"Could not open the Conversion database {safe_url(url)} ({reason}); check CONVERSION_DATABASE_URL "
+            "and that the database server is running.") from None
     return engine
 
 

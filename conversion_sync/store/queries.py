@@ -104,6 +104,17 @@ def status(conn: Connection) -> dict[str, Any]:
     }
 
 
+def push_retry_outlook(conn: Connection) -> tuple[dt.datetime | None, int]:
+    """When the next rejected push is retried (H2 backoff), and how many wait for a person."""
+    next_at = conn.execute(select(func.min(contacts.c.push_next_attempt_at))
+                           .where(contacts.c.push_state == "failed")).scalar()
+    if next_at is not None and next_at.tzinfo is None:
+        next_at = next_at.replace(tzinfo=dt.timezone.utc)
+    waiting = conn.execute(select(func.count()).select_from(contacts)
+                           .where(contacts.c.push_state == "needs_attention")).scalar() or 0
+    return next_at, int(waiting)
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat()
