@@ -19,6 +19,8 @@ import traceback
 from typing import Any, Callable
 
 from conversion_sync.errors import ContactNotFound, InvalidInput
+from conversion_sync.store.queries import PUSH_STATES
+from conversion_sync.store.warnings import WARNING_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--offset", type=int, default=0)
     listing.add_argument("--email")
-    listing.add_argument("--push-state")
-    show = sub.add_parser("show", parents=[common], help="one contact with its history (R9)")
+    listing.add_argument("--push-state", choices=PUSH_STATES,
+                         help="only contacts in this push state (none: never queued for Salesforce)")
+    show = sub.add_parser("show", parents=[common], help="one contact with its history")
     show.add_argument("id", type=int)
-    add = sub.add_parser("add", parents=[common], help="add or identify a contact (P1, P2)")
+    add = sub.add_parser("add", parents=[common], help="add or identify a contact")
     add.add_argument("--email")
     add.add_argument("--first-name")
     add.add_argument("--last-name")
@@ -62,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     choice = add.add_mutually_exclusive_group()
     choice.add_argument("--sync-to-salesforce", dest="sync", action="store_const", const="immediate")
     choice.add_argument("--skip-salesforce", dest="sync", action="store_const", const="skip")
-    importing = sub.add_parser("import", parents=[common], help="import contacts from a CSV file (P1)")
+    importing = sub.add_parser("import", parents=[common], help="import contacts from a CSV file")
     importing.add_argument("file")
     choice = importing.add_mutually_exclusive_group()
     choice.add_argument("--sync-to-salesforce", dest="sync", action="store_const", const="immediate")
@@ -71,19 +74,24 @@ def _parser() -> argparse.ArgumentParser:
     setting.add_argument("id", type=int)
     setting.add_argument("field")
     setting.add_argument("value")
-    push = sub.add_parser("push", parents=[common], help="push contacts to Salesforce now (P3)")
+    push = sub.add_parser("push", parents=[common], help="push contacts to Salesforce now")
     push.add_argument("ids", nargs="*", type=int)
     push.add_argument("--all-skipped", action="store_true")
-    merge = sub.add_parser("merge", parents=[common], help="merge REMOVE into KEEP (P6)")
+    merge = sub.add_parser("merge", parents=[common], help="merge REMOVE into KEEP")
     merge.add_argument("keep", type=int)
     merge.add_argument("remove", type=int)
 
     warnings = commands.add_parser("warnings", parents=[common], help="sync warnings")
     wsub = warnings.add_subparsers(dest="action", metavar="ACTION", required=True)
     wlist = wsub.add_parser("list", parents=[common], help="open warnings, newest first")
-    wlist.add_argument("--all", action="store_true", help="include resolved warnings")
-    wlist.add_argument("--kind")
+    wlist.add_argument("--all", action="store_true", help="include resolved and dismissed warnings")
+    wlist.add_argument("--kind", choices=WARNING_KINDS)
     wlist.add_argument("--limit", type=int, default=100)
+    for action, what in (("resolve", "mark warnings resolved (their cause is fixed)"),
+                         ("dismiss", "dismiss warnings (nothing to fix)")):
+        closing = wsub.add_parser(action, parents=[common], help=what)
+        closing.add_argument("ids", nargs="+", type=int, metavar="ID")
+        closing.add_argument("--by", help="who closes them (default: your login name)")
 
     commands.add_parser("sandbox", help="run the sandbox Salesforce org (see `conversion-sync sandbox --help`)",
                         add_help=False)
@@ -208,12 +216,15 @@ def cmd_status(args) -> tuple[Any, str]:
 
 
 def cmd_contacts_list(args) -> tuple[Any, str]:
-    from conversion_sync.cli_text import table
-    from conversion_sync.store.queries import CONTACT_LIST_COLUMNS, list_contacts
+    from conversion_sync.cli_text import page_line, table
+    from conversion_sync.store.queries import CONTACT_LIST_COLUMNS, count_contacts, list_contacts
 
     with _engine().connect() as conn:
         rows = list_contacts(conn, limit=args.limit, offset=args.offset, email=args.email, push_state=args.push_state)
-    return rows, table(rows, CONTACT_LIST_COLUMNS) if rows else "No contacts."
+        total = count_contacts(conn, email=args.email, push_state=args.push_state)
+    if not rows:
+        return rows, "No contacts." if not total else f"No contacts past --offset {args.offset} ({total} in all)."
+    return rows, table(rows, CONTACT_LIST_COLUMNS) + "\n" + page_line(args.offset, len(rows), total)
 
 
 def cmd_contacts_show(args) -> tuple[Any, str]:
@@ -232,11 +243,20 @@ def cmd_contacts_set(args) -> tuple[Any, str]:
     from conversion_sync.config import load_sync_settings
     from conversion_sync.store.editing import set_contact_field
 
+    from conversion_sync.cli_text import kept_from_salesforce
+    from conversion_sync.store.queries import get_contact
+
+    settings = load_sync_settings()
     with _engine().begin() as conn:
-        changed = set_contact_field(conn, load_sync_settings(), args.id, args.field, args.value, now=_now())
-    text = (f"contact {args.id}: {args.field} set to {args.value!r}" if changed
+        changed = set_contact_field(conn, settings, args.id, args.field, args.value, now=_now())
+        contact = get_contact(conn, args.id)
+    text = (f"contact {args.id}: {args.field} is set to {args.value!r}" if changed
             else f"contact {args.id}: {args.field} already was {args.value!r}; nothing changed")
-    return {"contact_id": args.id, "field": args.field, "value": args.value, "changed": changed}, text
+    kept = kept_from_salesforce(settings, args.field, contact) if changed else None
+    if kept:
+        text += f"; {kept}"
+    return {"contact_id": args.id, "field": args.field, "value": args.value, "changed": changed,
+            "kept_from_salesforce": kept}, text
 
 
 def cmd_contacts_add(args) -> tuple[Any, str]:
@@ -304,8 +324,40 @@ def cmd_warnings_list(args) -> tuple[Any, str]:
 
     with _engine().connect() as conn:
         rows = list_warnings(conn, include_resolved=args.all, kind=args.kind, limit=args.limit)
-    return rows, table(rows, ["id", "kind", "contact_id", "related_contact_ids", "message", "created_at"]) \
-        if rows else "No open warnings."
+    columns = ["id", "kind", "contact_id", "related_contact_ids", "message", "created_at"]
+    if args.all:
+        columns += ["resolved_at", "resolution", "resolved_by"]
+        for row in rows:   # the sync itself closes a hidden-field warning once the field is visible again
+            if row["resolved_at"] is not None and not row.get("resolution"):
+                row["resolution"], row["resolved_by"] = "resolved", "the sync"
+    if not rows:
+        return rows, "No warnings." if args.all else "No open warnings."
+    return rows, table(rows, columns)
+
+
+def _close_warnings(args, resolution: str) -> tuple[Any, str]:
+    import getpass
+
+    from conversion_sync.cli_text import closed_text
+    from conversion_sync.store.warnings import close_warnings
+
+    by = args.by or getpass.getuser()
+    with _engine().begin() as conn:
+        outcome = close_warnings(conn, args.ids, resolution=resolution, by=by, now=_now())
+    payload = {"closed": outcome.closed, "already_closed": outcome.already_closed, "unknown": outcome.unknown,
+               "resolution": resolution, "by": by}
+    if outcome.unknown:   # the others are closed all the same; the missing ids are an input to fix
+        payload.update(exit_code=2, message=f"There is no warning with id {', '.join(map(str, outcome.unknown))}; "
+                                            "see `conversion-sync warnings list --all`.")
+    return payload, closed_text(outcome, resolution, by)
+
+
+def cmd_warnings_resolve(args) -> tuple[Any, str]:
+    return _close_warnings(args, "resolved")
+
+
+def cmd_warnings_dismiss(args) -> tuple[Any, str]:
+    return _close_warnings(args, "dismissed")
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], tuple[Any, str]]] = {
@@ -319,6 +371,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], tuple[Any, str]]] = {
     "contacts push": cmd_contacts_push,
     "contacts merge": cmd_contacts_merge,
     "warnings list": cmd_warnings_list,
+    "warnings resolve": cmd_warnings_resolve,
+    "warnings dismiss": cmd_warnings_dismiss,
 }
 
 

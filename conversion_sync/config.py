@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -347,6 +348,24 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
         return Path(explicit).expanduser().resolve()
     root = project_root()
     return (root / "data") if root else Path.home() / ".local" / "share" / "conversion-sync"
+
+
+def default_dagster_home() -> Path:
+    """The Dagster instance folder when DAGSTER_HOME is unset: <checkout>/.dagster_home, the one
+    scripts/demo exports, so `conversion-sync sync`, the UI and the daemon share one instance;
+    without a checkout, dagster_home under the data folder."""
+    root = project_root()
+    return (root / ".dagster_home") if root else data_dir() / "dagster_home"
+
+
+def ensure_dagster_home(home: Path) -> Path:
+    """Create the instance folder with the checkout's dagster.yaml in it (as scripts/demo does),
+    leaving a dagster.yaml already there alone."""
+    home.mkdir(parents=True, exist_ok=True)
+    settings = PACKAGE_DIR.parent / "dagster.yaml"
+    if settings.is_file() and not (home / "dagster.yaml").exists():
+        shutil.copyfile(settings, home / "dagster.yaml")
+    return home
 
 
 def database_url(environ: Mapping[str, str] | None = None) -> str:

@@ -16,7 +16,7 @@ def _sample(rows, limit: int = 20) -> str:
 
 
 @dg.asset_check(asset=contacts, blocking=False,
-                description="No Salesforce id is linked to two contacts (R4d).")
+                description="No Salesforce id is linked to two contacts .")
 def salesforce_id_linked_once(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
         rows = conn.execute(select(contacts_table.c.salesforce_id).where(contacts_table.c.salesforce_id.is_not(None))
@@ -25,7 +25,7 @@ def salesforce_id_linked_once(database: ConversionDatabase) -> dg.AssetCheckResu
 
 
 @dg.asset_check(asset=contacts, blocking=False,
-                description="Every contact linked to Salesforce has an email (R3).")
+                description="Every contact linked to Salesforce has an email.")
 def linked_contacts_have_email(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
         rows = conn.execute(select(contacts_table.c.id).where(contacts_table.c.salesforce_id.is_not(None),
@@ -34,7 +34,7 @@ def linked_contacts_have_email(database: ConversionDatabase) -> dg.AssetCheckRes
 
 
 @dg.asset_check(asset=contacts, blocking=False,
-                description="Every contact of a Salesforce Contact with an Account is in that Account's company (R6).")
+                description="Every contact of a Salesforce Contact with an Account is in that Account's company.")
 def contacts_in_their_account_company(database: ConversionDatabase) -> dg.AssetCheckResult:
     sr = salesforce_records
     query = (select(contacts_table.c.id)

@@ -27,8 +27,8 @@ CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "upda
     deps=[salesforce_accounts, salesforce_contacts, salesforce_leads],
     group_name="conversion",
     kinds={"sql"},
-    description="Companies: one per Salesforce Account, linked by Account id (R6); a deleted Account "
-                "unlinks its company (R8). Field values follow the sync preferences (R5).",
+    description="Companies: one per Salesforce Account, linked by Account id; a deleted Account "
+                "unlinks its company. Field values follow each field's sync preference.",
 )
 def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
     counts = _apply_step(context, database, "companies", apply_accounts)
@@ -39,9 +39,11 @@ def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -
     deps=[companies, salesforce_contacts, salesforce_leads],
     group_name="conversion",
     kinds={"sql"},
-    description="Contacts matched to Salesforce Leads and Contacts: by id, then by email, else created "
-                "(R4); fields by preference (R5); company links (R6); lead conversion (R7); deletes and "
-                "merges (R8); every change in sync_events (R9).",
+    description="Contacts matched to Salesforce Leads and Contacts: by Salesforce id, then by email, "
+                "else created; field values follow each field's sync preference; each contact is in its "
+                "Account's company; a converted Lead hands its contact to the Contact; Salesforce deletes "
+                "and merges unlink or fold contacts; every change is kept in the contact's history "
+                "(sync_events).",
 )
 def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
     counts = _apply_step(context, database, "contacts", apply_people)

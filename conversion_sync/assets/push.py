@@ -19,7 +19,9 @@ PUSH_COUNTS = ["linked_in_salesforce", "created_in_salesforce", "updated_in_sale
 class PushConfig(dg.Config):
     """What to push; by default everything due (queued contacts and Conversion edits)."""
 
-    contact_ids: list[int] = Field(default_factory=list, description="Push these contacts now (P3).")
+    contact_ids: list[int] = Field(default_factory=list, description=(
+        "Push these contacts now, by Conversion contact id. In the launchpad: "
+        "ops: {salesforce_push: {config: {contact_ids: [12, 57]}}}"))
     all_skipped: bool = Field(default=False, description="Push every contact whose entry skipped the initial sync.")
 
 
@@ -30,8 +32,8 @@ class PushConfig(dg.Config):
     kinds={"salesforce"},
     owners=OWNERS,
     description="Conversion -> Salesforce: queued contacts are linked to an existing Contact/Lead with their "
-                "email or created (P4, idempotent); Conversion edits go out as their preference allows (P5). "
-                "Launch push_job with contact_ids or all_skipped to push skipped contacts (P3).",
+                "email or created (never twice); Conversion edits go out as each field's preference allows. "
+                "Launch push_job with contact_ids or all_skipped to push skipped contacts.",
 )
 def salesforce_push(context: dg.AssetExecutionContext, config: PushConfig, salesforce: SalesforceResource,
                     database: ConversionDatabase) -> dg.MaterializeResult:

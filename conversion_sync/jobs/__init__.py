@@ -28,7 +28,7 @@ push_job = dg.define_asset_job(
     "push_job",
     selection=dg.AssetSelection.assets(*PUSH_ASSETS),
     description="Push to Salesforce now: what is queued (the push sensor), or the contact ids / all skipped "
-                "contacts given in the launchpad (P3).",
+                "contacts given in the launchpad.",
     tags=SYNC_TAGS,
     executor_def=dg.in_process_executor,
 )

@@ -62,7 +62,7 @@ def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
 
 
 @dg.sensor(job=push_job, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Pushes contacts queued for Salesforce within seconds (H3), when no sync run is active.")
+           description="Pushes contacts queued for Salesforce within seconds, when no sync run is active.")
 def push_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabase):
     active = active_sync_run(context.instance)
     if active is not None:

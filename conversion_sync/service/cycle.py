@@ -1,5 +1,5 @@
 """Running the sync job in this process (`conversion-sync sync`, tests): the very job the sensor
-runs, recorded in the Dagster instance of DAGSTER_HOME when there is one."""
+runs, recorded in the Dagster instance of DAGSTER_HOME, else of <checkout>/.dagster_home."""
 
 from __future__ import annotations
 
@@ -71,10 +71,13 @@ def _drop_error_stacks(record: logging.LogRecord) -> bool:
 
 
 def dagster_instance() -> dg.DagsterInstance:
-    """The instance of DAGSTER_HOME (runs show in the UI), else an ephemeral one."""
+    """The instance of DAGSTER_HOME, else of the default home scripts/demo uses
+    (config.default_dagster_home): runs show in the UI and the sensor counts them."""
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+    from conversion_sync.config import default_dagster_home, ensure_dagster_home
+
+    return dg.DagsterInstance.from_config(str(ensure_dagster_home(default_dagster_home())))
 
 
 def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: dict | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from conversion_sync.store import describe as describe_store
 from conversion_sync.store import staging, watermarks
@@ -23,16 +23,35 @@ CONTACT_LIST_COLUMNS = ["id", "email", "first_name", "last_name", "company_name"
                         "salesforce_object", "salesforce_sync", "push_state", "updated_at"]
 
 
+# What contacts.push_state holds ("none": never queued); `contacts list --push-state` accepts these.
+PUSH_STATES = ("none", "queued", "skipped", "pushed", "failed", "needs_attention")
+
+
+def _contact_filters(email: str | None, salesforce_id: str | None, push_state: str | None) -> list:
+    conditions = []
+    if email:
+        conditions.append(contacts.c.email_key == email.strip().lower())
+    if salesforce_id:
+        conditions.append(contacts.c.salesforce_id == salesforce_id)
+    if push_state == "none":
+        conditions.append(contacts.c.push_state.is_(None))
+    elif push_state:
+        conditions.append(contacts.c.push_state == push_state)
+    return conditions
+
+
 def list_contacts(conn: Connection, *, limit: int = 50, offset: int = 0, email: str | None = None,
                   salesforce_id: str | None = None, push_state: str | None = None) -> list[dict[str, Any]]:
-    query = select(*[contacts.c[name] for name in CONTACT_LIST_COLUMNS]).order_by(contacts.c.id)
-    if email:
-        query = query.where(contacts.c.email_key == email.strip().lower())
-    if salesforce_id:
-        query = query.where(contacts.c.salesforce_id == salesforce_id)
-    if push_state:
-        query = query.where(contacts.c.push_state == push_state)
+    query = (select(*[contacts.c[name] for name in CONTACT_LIST_COLUMNS]).order_by(contacts.c.id)
+             .where(*_contact_filters(email, salesforce_id, push_state)))
     return [dict(row._mapping) for row in conn.execute(query.limit(limit).offset(offset))]
+
+
+def count_contacts(conn: Connection, *, email: str | None = None, salesforce_id: str | None = None,
+                   push_state: str | None = None) -> int:
+    """How many contacts `list_contacts` pages through with these filters."""
+    return int(conn.execute(select(func.count()).select_from(contacts)
+                            .where(*_contact_filters(email, salesforce_id, push_state))).scalar() or 0)
 
 
 def get_contact(conn: Connection, contact_id: int) -> dict[str, Any] | None:
@@ -54,6 +73,7 @@ def contact_history(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
 
 def list_warnings(conn: Connection, *, include_resolved: bool = False, limit: int = 100,
                   kind: str | None = None) -> list[dict[str, Any]]:
+    """Open warnings, newest first (with `include_resolved`, the resolved and dismissed too)."""
     query = select(sync_warnings).order_by(sync_warnings.c.id.desc()).limit(limit)
     if not include_resolved:
         query = query.where(sync_warnings.c.resolved_at.is_(None))
@@ -62,11 +82,20 @@ def list_warnings(conn: Connection, *, include_resolved: bool = False, limit: in
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def recent_runs(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
-    """The last runs with their steps' stats (H1)."""
+PUSH_STEP = "salesforce_push"
+
+
+def recent_runs(conn: Connection, limit: int = 5, kind: str | None = None) -> list[dict[str, Any]]:
+    """The last runs with their steps' stats (H1), newest first. `kind` "sync" keeps runs that
+    pulled (sync_job, backfills), "push" the runs that only pushed (push_job, the push sensor)."""
+    pulled = func.max(case((sync_runs.c.step != PUSH_STEP, 1), else_=0))
+    query = select(sync_runs.c.run_id).group_by(sync_runs.c.run_id)
+    if kind == "sync":
+        query = query.having(pulled == 1)
+    elif kind == "push":
+        query = query.having(pulled == 0)
     run_ids = [row.run_id for row in conn.execute(
-        select(sync_runs.c.run_id, func.max(sync_runs.c.started_at).label("started"))
-        .group_by(sync_runs.c.run_id).order_by(func.max(sync_runs.c.started_at).desc()).limit(limit))]
+        query.order_by(func.max(sync_runs.c.started_at).desc()).limit(limit))]
     runs = []
     for run_id in run_ids:
         steps = [dict(r._mapping) for r in conn.execute(
@@ -74,6 +103,7 @@ def recent_runs(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
         runs.append({"run_id": run_id, "started_at": min(s["started_at"] for s in steps),
                      "finished_at": max((s["finished_at"] for s in steps if s["finished_at"]), default=None),
                      "status": "failure" if any(s["status"] != "success" for s in steps) else "success",
+                     "kind": "sync" if any(s["step"] != PUSH_STEP for s in steps) else "push",
                      "steps": {s["step"]: s["stats"] for s in steps}})
     return runs
 
@@ -100,6 +130,8 @@ def status(conn: Connection) -> dict[str, Any]:
                                            .where(sync_warnings.c.resolved_at.is_(None))
                                            .group_by(sync_warnings.c.kind)).all()),
         "last_runs": recent_runs(conn),
+        "last_sync_runs": recent_runs(conn, kind="sync"),
+        "last_push_runs": recent_runs(conn, kind="push"),
         "hidden_fields": describe_store.hidden_fields(conn),
     }
 

@@ -134,6 +134,10 @@ sync_warnings = Table(
     Column("run_id", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("resolved_at", UTCDateTime),
+    # Who closed it and how: "resolved" or "dismissed" by a person (`warnings resolve/dismiss`);
+    # both null when the sync resolved it itself (a hidden field visible again).
+    Column("resolution", String(16)),
+    Column("resolved_by", String(120)),
 )
 
 sync_events = Table(

@@ -195,7 +195,7 @@ def test_status_reports_watermarks_last_runs_and_warnings(harness, org, database
     assert latest["salesforce_leads"]["watermark_after"] is not None
     text = subprocess.run([sys.executable, "-m", "conversion_sync.cli", "status"], env=env,
                           capture_output=True, text=True, timeout=120).stdout
-    assert "open warnings: 1" in text and "latest run, in full (H1):" in text and "created=2" in text
+    assert "open warnings: 1" in text and "latest sync run, in full:" in text and "created=2" in text
 
 
 def test_a_failed_step_shows_its_sentence_in_the_run_and_in_status(harness, org, sync_config):
