@@ -11,6 +11,7 @@ from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource
 from conversion_sync.service.push import REJECTED_BY, push
 from conversion_sync.store.identity import request_push
+from conversion_sync.store.queries import rejected_push_ids
 
 PUSH_COUNTS = ["linked_in_salesforce", "created_in_salesforce", "updated_in_salesforce", "fields_pushed",
                "rejected", "mirrored", "api_calls"]
@@ -23,6 +24,9 @@ class PushConfig(dg.Config):
         "Push these contacts now, by Conversion contact id. In the launchpad: "
         "ops: {salesforce_push: {config: {contact_ids: [12, 57]}}}"))
     all_skipped: bool = Field(default=False, description="Push every contact whose entry skipped the initial sync.")
+    retry_failed: bool = Field(default=False, description=(
+        "Push now every contact Salesforce rejected (failed, waiting for its retry, or waiting for a "
+        "person after too many attempts). In the launchpad: ops: {salesforce_push: {config: {retry_failed: true}}}"))
 
 
 @dg.asset(
@@ -42,9 +46,10 @@ def salesforce_push(context: dg.AssetExecutionContext, config: PushConfig, sales
     with database.sync_lock(holder=f"run {run_id[:8]} salesforce_push"), \
             recorded_step(engine, run_id, "salesforce_push", None) as started:
         only = None
-        if config.contact_ids or config.all_skipped:
+        if config.contact_ids or config.all_skipped or config.retry_failed:
             with engine.begin() as conn:
-                only = request_push(conn, contact_ids=config.contact_ids, all_skipped=config.all_skipped)
+                ids = list(config.contact_ids) + (rejected_push_ids(conn) if config.retry_failed else [])
+                only = request_push(conn, contact_ids=ids, all_skipped=config.all_skipped)
             context.log.info("pushing %d requested contact(s)", len(only))
         client = salesforce.client(budget_share=settings.api_budget_share)
         result = push(engine, client, settings, now=started, run_id=run_id, contact_ids=only,

@@ -147,6 +147,12 @@ def push_retry_outlook(conn: Connection) -> tuple[dt.datetime | None, int]:
     return next_at, int(waiting)
 
 
+def rejected_push_ids(conn: Connection) -> list[int]:
+    """Contacts whose push Salesforce rejected: waiting for their retry, or for a person."""
+    return list(conn.execute(select(contacts.c.id).where(contacts.c.push_state.in_(("failed", "needs_attention")))
+                             .order_by(contacts.c.id)).scalars())
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat()

@@ -175,3 +175,18 @@ def test_the_default_dagster_home_is_the_one_the_demo_uses(monkeypatch):
     assert config.default_dagster_home() == root / ".dagster_home"
     demo = (root / "scripts" / "demo").read_text()
     assert "default_dagster_home()" in demo and '"$ROOT/.dagster_home"' not in demo
+
+
+def test_push_job_with_retry_failed_sends_rejected_contacts_now(harness, org, sync_config):
+    """Re-queue failed pushes from the UI: push_job's launchpad config `retry_failed: true`."""
+    sync_config("external_id_field: null\npush_retry_base_seconds: 3600\n")
+    entered = harness.identify("dropped@example.com", traits={"last_name": "Dropped"}, sync="immediate")
+    org.inject_fault("drop_after_write", path="/composite/sobjects", times=1)
+    assert harness.push()["rejected"] == 1
+    assert harness.contact(entered.contact_id).push_state == "failed"
+    assert harness.push().get("linked_in_salesforce", 0) == 0          # its retry is an hour away
+    result = cycle.run_job("push_job", instance=dg.DagsterInstance.ephemeral(),
+                           run_config={"ops": {"salesforce_push": {"config": {"retry_failed": True}}}})
+    assert result.success, result.error
+    assert result.steps["salesforce_push"]["linked_in_salesforce"] == 1
+    assert harness.contact(entered.contact_id).push_state == "pushed"
