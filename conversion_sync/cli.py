@@ -211,7 +211,8 @@ def cmd_contacts_import(args) -> tuple[Any, str]:
     summary, ignored = import_csv(_engine(), load_sync_settings(), Path(args.file), sync=args.sync, now=_now())
     lines = [f"line {o.line}: {o.error}" for o in summary.failed]
     if ignored:
-        lines.append(f"ignored columns: {', '.join(ignored)}")
+        columns = ", ".join(ignored)
+        lines.append(f"ignored columns: {columns if len(columns) <= 200 else columns[:200] + '...'}")
     lines.append(f"{len(summary.outcomes)} rows: {summary.created} contacts created, {summary.matched} matched "
                  f"existing contacts, {len(summary.failed)} rejected")
     payload = {"rows": len(summary.outcomes), "created": summary.created, "matched": summary.matched,

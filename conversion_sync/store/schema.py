@@ -164,6 +164,9 @@ salesforce_records = Table(
     Column("converted_contact_id", String(18)),
     Column("converted_account_id", String(18)),
     Column("fields", JSONType, nullable=False),          # values as last pulled (or pushed)
+    # A pulled value the database cannot hold (stored with U+FFFD in `fields`): the record stays
+    # pending with this error until Salesforce sends a good value (H2).
+    Column("value_problem", Text),
     Column("applied_fields", JSONType),                  # values when last applied to Conversion
     Column("applied_modstamp", UTCDateTime),
     Column("pending", Boolean, nullable=False, default=True),
