@@ -178,6 +178,7 @@ salesforce_records = Table(
     Index("ix_salesforce_records_pending", "sobject", "pending", "system_modstamp", "salesforce_id"),
     Index("ix_salesforce_records_converted_contact", "converted_contact_id"),
     Index("ix_salesforce_records_email_key", "email_key"),
+    Index("ix_salesforce_records_account", "account_id"),    # an Account's Contacts (R6 requeue)
 )
 
 sync_watermarks = Table(

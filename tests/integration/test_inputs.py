@@ -185,3 +185,22 @@ def test_the_default_data_folder_is_still_created(tmp_path, monkeypatch, capsys)
     capsys.readouterr()
     assert main(["--json", "contacts", "list"]) == 0
     assert (data / "conversion.db").is_file()
+
+
+# -- numbers on the command line ---------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["contacts", "list", "--limit", "-5"],
+    ["contacts", "list", "--offset", "-1"],
+    ["warnings", "list", "--limit", "-1"],
+    ["contacts", "show", "99999999999999999999"],
+    ["contacts", "set", "99999999999999999999", "title", "x"],
+    ["contacts", "set", "0", "title", "x"],
+    ["contacts", "merge", "1", "-2"],
+])
+def test_out_of_range_numbers_are_refused_before_the_database_sees_them(db, capsys, argv):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and "Traceback" not in err
+    assert "must be between" in err.strip().splitlines()[-1]
