@@ -17,6 +17,9 @@ from typing import Any
 # at most 254 characters; the local part at most 64.
 MAX_EMAIL_LENGTH = 254
 MAX_EMAIL_LOCAL_LENGTH = 64
+# The matching key's column (contacts.email_key, salesforce_records.email_key). Lower-casing can
+# lengthen a text (U+0130 becomes two characters), so the key is checked after it.
+MAX_EMAIL_KEY_LENGTH = 320
 # contact_identifiers.value (user_id, cookie).
 MAX_IDENTIFIER_LENGTH = 512
 # Any other text field: Salesforce's longest text (a Long Text Area holds 131,072 characters).
@@ -124,7 +127,8 @@ def email_key(value: Any) -> str | None:
         return None
     if text is None or len(text) > MAX_EMAIL_LENGTH or unstorable_problem(text):
         return None
-    return text.lower()
+    key = text.lower()
+    return key if len(key) <= MAX_EMAIL_KEY_LENGTH else None
 
 
 def checked_email(value: Any) -> str | None:
