@@ -85,6 +85,9 @@ def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Co
     result = CompanyApplier(settings.company_fields, now, read_only_fields(conn).get("Account")).apply(
         batch, companies)
     contact_store.write_company_changes(conn, result, run_id=run_id, now=now)
+    # R6: Contacts applied before their Account was seen get its new company now.
+    staging.requeue_contacts_of(conn, [c.salesforce_account_id for c in result.companies.values()
+                                       if c.is_new and c.salesforce_account_id])
     return _finish(conn, batch, result, settings, now)
 
 
@@ -98,7 +101,7 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     accounts = {r.account_id for r in batch if r.account_id and not r.is_deleted}
     accounts |= {r.converted_account_id for r in batch if r.converted_account_id}
     companies = {account: CompanyRef(company_id, name) for account, (company_id, name) in
-                 contact_store.ensure_companies(conn, accounts, now=now, run_id=run_id).items()}
+                 contact_store.companies_for_accounts(conn, accounts).items()}
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
                                            email_keys={r.email_key for r in batch if r.email_key},
                                            custom_fields=settings.custom_fields)

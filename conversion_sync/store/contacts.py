@@ -12,7 +12,7 @@ from conversion_sync.store.events import write_events, write_warnings
 from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts, sync_warnings
 from conversion_sync.store.staging import chunked
 from conversion_sync.sync.fields import COMPANY_FIELDS, CONTACT_FIELDS
-from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState, SyncEvent
+from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState
 
 
 def contact_from_row(row, custom: dict | None = None) -> ContactState:
@@ -188,25 +188,14 @@ def write_company_changes(conn: Connection, result: ApplyResult, *, run_id: str 
     return key_to_id
 
 
-def ensure_companies(conn: Connection, account_ids: Iterable[str], *, now: dt.datetime,
-                     run_id: str | None) -> dict[str, tuple[int, str | None]]:
-    """Account id -> (company id, name) for every id given, creating a placeholder company for an
-    Account not seen yet (R6: created from the Account if it is not there; its values arrive when
-    the Account is pulled)."""
+def companies_for_accounts(conn: Connection, account_ids: Iterable[str]) -> dict[str, tuple[int, str | None]]:
+    """Account id -> (company id, name) for the ids that have a company. An Account not pulled
+    yet has none: its contacts stay without a company until the Account arrives, which then
+    re-applies them (R6; `staging.requeue_contacts_of`), so no nameless company is ever made."""
     wanted = sorted({a for a in account_ids if a})
     found: dict[str, tuple[int, str | None]] = {}
     for chunk in chunked(wanted):
         for row in conn.execute(select(companies.c.id, companies.c.name, companies.c.salesforce_account_id)
                                 .where(companies.c.salesforce_account_id.in_(chunk))):
             found[row.salesforce_account_id] = (row.id, row.name)
-    missing = [a for a in wanted if a not in found]
-    if missing:
-        rows = [{"salesforce_account_id": a, "created_at": now, "updated_at": now} for a in missing]
-        ids = conn.execute(insert(companies).returning(companies.c.id, sort_by_parameter_order=True), rows).scalars().all()
-        events = []
-        for account_id, company_id in zip(missing, ids):
-            found[account_id] = (company_id, None)
-            events.append(SyncEvent("company_created", "R6", company_key=company_id, salesforce_id=account_id,
-                                    detail=f"created for Account {account_id}, referenced before it was pulled"))
-        write_events(conn, events, {}, {}, run_id=run_id, now=now)
     return found
