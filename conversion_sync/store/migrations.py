@@ -22,7 +22,7 @@ from conversion_sync.store.schema import metadata, schema_version
 log = logging.getLogger(__name__)
 
 # Bump when the schema in schema.py changes; add a data step below if rows need rewriting.
-SCHEMA_VERSION = 2   # 2: salesforce_fields (the describe cache)
+SCHEMA_VERSION = 3   # 2: salesforce_fields (the describe cache); 3: sync_run_holders (R1)
 
 # version -> step run (after the structural reconcile) when upgrading an existing database past
 # that version, for changes that rewrite rows rather than add structure. None yet.
