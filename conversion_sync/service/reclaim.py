@@ -90,7 +90,7 @@ def reclaim_dead_runs(instance: dg.DagsterInstance, engine: Engine, *, stale_sec
                if is_sync_run(r.dagster_run)]
     if not records:
         return []
-    with engine.connect() as conn:
+    with holder_store.holder_engine(engine).connect() as conn:
         rows = holder_store.holders_of(conn, [r.dagster_run.run_id for r in records])
     reclaimed = []
     for record in records:
@@ -104,7 +104,7 @@ def reclaim_dead_runs(instance: dg.DagsterInstance, engine: Engine, *, stale_sec
             continue
         instance.report_run_failed(current, reason)
         instance.add_run_tags(run.run_id, {RECLAIMED_TAG: "true"})
-        with engine.begin() as conn:
+        with holder_store.holder_engine(engine).begin() as conn:
             holder_store.record_dead(conn, run.run_id)
         log.warning("sync run %s: %s", run.run_id[:8], reason)
         reclaimed.append(Reclaimed(run.run_id, reason))

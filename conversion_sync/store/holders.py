@@ -12,11 +12,53 @@ import socket
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import Connection, delete, insert, select, update
+import threading
 
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy.exc import OperationalError
+
+from conversion_sync.store.database import sqlite_path
 from conversion_sync.store.schema import sync_run_holders
 
 UTC = dt.timezone.utc
+_sidecars: dict[str, Engine] = {}
+_sidecars_guard = threading.Lock()
+
+
+def holder_engine(engine: Engine) -> Engine:
+    """Where the holder rows live: the Conversion database itself on PostgreSQL; on SQLite a small
+    database beside its file (like the lock file), so that a heartbeat never competes with the
+    sync's own write transactions for SQLite's single writer."""
+    path = sqlite_path(engine)
+    if path is None:
+        return engine
+    sidecar = str(path.with_name(f"{path.name}.holders"))
+    with _sidecars_guard:
+        found = _sidecars.get(sidecar)
+        if found is None:
+            found = create_engine(f"sqlite:///{sidecar}", connect_args={"timeout": 30})
+            event.listen(found, "connect", _sidecar_pragmas)
+            try:
+                sync_run_holders.create(found, checkfirst=True)
+            except OperationalError as exc:     # another process created it between check and create
+                if "already exists" not in str(exc):
+                    raise
+            _sidecars[sidecar] = found
+        return found
+
+
+def dispose_holder_engines() -> None:
+    with _sidecars_guard:
+        for found in _sidecars.values():
+            found.dispose()
+        _sidecars.clear()
+
+
+def _sidecar_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 KEEP_DAYS = 7   # rows of runs long over are pruned
 
 

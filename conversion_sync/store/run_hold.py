@@ -86,7 +86,7 @@ def take(engine: Engine, run_id: str, *, name: str = "sync", holder: str, wait_s
             return existing
     hold = RunHold(engine=engine, name=name, run_id=run_id, still_running=None if outer else still_running,
                    heartbeat_seconds=max(0.2, stale_seconds / 6), outer=1 if outer else 0)
-    with engine.begin() as conn:
+    with holders.holder_engine(engine).begin() as conn:
         holders.record_waiting(conn, run_id, name, holder, _utcnow())
     thread = threading.Thread(target=_heartbeat, args=(hold,), name=f"sync-hold-{run_id[:8]}", daemon=True)
     thread.start()
@@ -112,7 +112,7 @@ def take(engine: Engine, run_id: str, *, name: str = "sync", holder: str, wait_s
                 on_wait(f"Waiting for the sync {_who(engine, name)} to finish (at most {wait_seconds:g} s).")
                 announced = True
             time.sleep(poll_seconds)
-        with engine.begin() as conn:
+        with holders.holder_engine(engine).begin() as conn:
             holders.record_acquired(conn, run_id, _utcnow())
     except BaseException:
         # Its row stays 'waiting' with no more heartbeats: the step (or command) that gave up
@@ -157,6 +157,7 @@ def release_all() -> None:
         holds = list(_holds.values())
     for hold in holds:
         _release(hold)
+    holders.dispose_holder_engines()
 
 
 def _release(hold: RunHold) -> None:
@@ -174,7 +175,7 @@ def _release(hold: RunHold) -> None:
 
 def _mark_released(hold: RunHold) -> None:
     try:
-        with hold.engine.begin() as conn:
+        with holders.holder_engine(hold.engine).begin() as conn:
             holders.record_released(conn, hold.run_id, _utcnow())
     except Exception:   # the lock is freed regardless; the row only serves messages and reclaiming
         log.warning("could not record that run %s released the sync", hold.run_id, exc_info=True)
@@ -186,7 +187,7 @@ def _heartbeat(hold: RunHold) -> None:
             _release(hold)
             return
         try:
-            with hold.engine.begin() as conn:
+            with holders.holder_engine(hold.engine).begin() as conn:
                 holders.record_heartbeat(conn, hold.run_id, _utcnow())
         except Exception:   # a busy or lost database: try again on the next beat
             log.debug("heartbeat of run %s failed", hold.run_id, exc_info=True)
@@ -194,7 +195,7 @@ def _heartbeat(hold: RunHold) -> None:
 
 def _who(engine: Engine, name: str) -> str:
     try:
-        with engine.connect() as conn:
+        with holders.holder_engine(engine).connect() as conn:
             current = holders.current_holder(conn, name)
     except Exception:
         current = None
