@@ -112,7 +112,7 @@ def test_r1_a_sync_killed_mid_run_is_marked_failed_and_the_sensor_starts_the_nex
                                                                                    start, moment):
     if database_url.startswith("postgresql") and moment != "push":
         pytest.skip("one moment is enough on PostgreSQL; the lock's release is what differs")
-    org.seed("Lead", [{"LastName": f"L{i}", "Company": "X", "Email": f"k{i}@example.com"} for i in range(1500)])
+    org.seed("Lead", [{"LastName": f"L{i}", "Company": "X", "Email": f"k{i}@example.com"} for i in range(500)])
     queued = [harness.identify(f"queued{i}@example.com", traits={"last_name": "Q"}, sync="immediate").contact_id
               for i in range(20)]
     if moment == "extract":
@@ -145,9 +145,9 @@ def test_r1_a_sync_killed_mid_run_is_marked_failed_and_the_sensor_starts_the_nex
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     contacts = harness.contacts()
-    assert len({c.email for c in contacts}) == len(contacts) == 1520
+    assert len({c.email for c in contacts}) == len(contacts) == 520
     assert all(harness.contact(i).salesforce_id for i in queued)
-    assert org.count("Lead") == 1520                                # nothing created twice in Salesforce
+    assert org.count("Lead") == 520                                # nothing created twice in Salesforce
 
 
 def test_r1_the_next_cli_sync_marks_a_killed_one_failed_before_it_starts(harness, org, start):
@@ -183,9 +183,11 @@ def test_r1_a_stopped_sync_is_alive_until_its_heartbeat_is_stale(harness, org, s
     org.inject_fault("timeout", path="/query", times=1, seconds=60)
     sync = start()
     _wait_until(_run_started, sync, "started run")
-    os.kill(sync.pid, signal.SIGSTOP)                               # hung: pid alive, no more heartbeats
-    try:
-        with dagster_instance() as instance:
+    _wait_until(lambda: _holding(harness.engine), sync, "holder row")
+    with dagster_instance() as instance:
+        time.sleep(1)                                               # now waiting on Salesforce, not writing
+        os.kill(sync.pid, signal.SIGSTOP)                           # hung: pid alive, no more heartbeats
+        try:
             skip = _sensor(instance)
             assert isinstance(skip, dg.SkipReason) and "is started" in skip.skip_message
             deadline = time.monotonic() + 60
@@ -195,8 +197,8 @@ def test_r1_a_stopped_sync_is_alive_until_its_heartbeat_is_stale(harness, org, s
             dead = _only_run(instance)
             assert dead.status == dg.DagsterRunStatus.FAILURE
             assert "has not given a sign of life for" in _failure_message(instance, dead.run_id)
-    finally:
-        os.kill(sync.pid, signal.SIGKILL)
+        finally:
+            os.kill(sync.pid, signal.SIGKILL)
 
 
 def test_r1_a_run_that_never_reached_its_first_step_is_marked_failed(harness, dagster_home):
@@ -213,7 +215,7 @@ def test_r1_a_run_that_never_reached_its_first_step_is_marked_failed(harness, da
 
 
 def test_r1_three_syncs_at_once_run_one_after_the_other_never_step_by_step(harness, org, start):
-    org.seed("Lead", [{"LastName": f"L{i}", "Company": "X", "Email": f"o{i}@example.com"} for i in range(600)])
+    org.seed("Lead", [{"LastName": f"L{i}", "Company": "X", "Email": f"o{i}@example.com"} for i in range(300)])
     syncs = [start() for _ in range(3)]
     outputs = [p.communicate(timeout=600) for p in syncs]
     assert [p.returncode for p in syncs] == [0, 0, 0], outputs
@@ -232,7 +234,7 @@ def test_r1_three_syncs_at_once_run_one_after_the_other_never_step_by_step(harne
     assert len(waits) == 2, outputs
     said = [line for line in waits[0].splitlines() if "Waiting for the sync run" in line]
     assert len(said) == 1 and said[0].startswith("conversion-sync: Waiting for the sync run ") and " (pid " in said[0]
-    assert len(harness.contacts()) == 600
+    assert len(harness.contacts()) == 300
 
 
 def _version_rows(path: Path) -> int:
