@@ -213,7 +213,8 @@ def cmd_sync(args) -> tuple[Any, str]:
     from conversion_sync.cli_text import cycle_text
     from conversion_sync.service.cycle import run_sync_cycle
 
-    result = run_sync_cycle()
+    # R1: a sync already running is waited for, and the wait said in one sentence.
+    result = run_sync_cycle(on_wait=lambda sentence: print(f"conversion-sync: {sentence}", file=sys.stderr, flush=True))
     return _run_payload(result), cycle_text(result)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from conversion_sync.assets.runtime import (
     count_metadata,
+    hold_sync,
     partitioned_sync_asset,
     record_step,
     recorded_step,
@@ -54,8 +55,8 @@ def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase,
     """Apply the mirror's pending records under the sync lock, and record the step for `status`."""
     engine, settings, run_id = database.engine(), database.settings(), context.run.run_id
     partition = run_partitions(context)[-1][0]
-    with database.sync_lock(holder=f"run {run_id[:8]} {step}"), \
-            recorded_step(engine, run_id, step, partition) as started:
+    hold_sync(context, database)
+    with recorded_step(engine, run_id, step, partition) as started:
         counts = apply(engine, settings, run_id=run_id, now=started, progress=context.log.info)
         record_step(engine, run_id, step, partition, started, status="success", stats=counts)
     return counts

@@ -5,7 +5,7 @@ import dagster as dg
 from pydantic import Field
 
 from conversion_sync.assets.conversion import contacts
-from conversion_sync.assets.runtime import OWNERS, count_metadata, record_step, recorded_step
+from conversion_sync.assets.runtime import OWNERS, count_metadata, hold_sync, record_step, recorded_step
 from conversion_sync.partitions import SYNC_POOL
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource
@@ -37,8 +37,8 @@ def salesforce_push(context: dg.AssetExecutionContext, config: PushConfig, sales
                     database: ConversionDatabase) -> dg.MaterializeResult:
     settings, engine = database.settings(), database.engine()
     run_id = context.run.run_id
-    with database.sync_lock(holder=f"run {run_id[:8]} salesforce_push"), \
-            recorded_step(engine, run_id, "salesforce_push", None) as started:
+    hold_sync(context, database)
+    with recorded_step(engine, run_id, "salesforce_push", None) as started:
         only = None
         if config.contact_ids or config.all_skipped:
             with engine.begin() as conn:

@@ -25,6 +25,19 @@ def partitioned_sync_asset(**kwargs: Any) -> Any:
                     pool=SYNC_POOL, owners=OWNERS, **kwargs)
 
 
+def hold_sync(context: dg.AssetExecutionContext, database: Any) -> None:
+    """R1: take the sync for this whole run at its first step (later steps re-enter it); it is
+    let go when the run has ended. A step that has to wait says for which run, in the run's log."""
+    run_id, instance = context.run.run_id, context.instance
+
+    def still_running() -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and not run.is_finished
+
+    database.hold_sync_for_run(run_id, holder=f"run {run_id[:8]} ({context.run.job_name})",
+                               still_running=still_running, on_wait=context.log.info)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

@@ -6,6 +6,7 @@ import dagster as dg
 
 from conversion_sync.assets.runtime import (
     count_metadata,
+    hold_sync,
     partitioned_sync_asset,
     record_step,
     recorded_step,
@@ -40,8 +41,8 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
         if not getattr(settings, switch):
             context.log.info("%s are switched off (%s: false); nothing pulled", sobject, switch)
             return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"{switch} is false")})
-        with database.sync_lock(holder=f"run {context.run.run_id[:8]} {name}"), \
-                recorded_step(engine, context.run.run_id, name, run_partitions(context)[-1][0]) as started:
+        hold_sync(context, database)
+        with recorded_step(engine, context.run.run_id, name, run_partitions(context)[-1][0]) as started:
             client = salesforce.client(budget_share=settings.api_budget_share)
             with engine.connect() as conn:
                 live = watermarks.live_watermark(conn, sobject)

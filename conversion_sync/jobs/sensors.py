@@ -9,6 +9,7 @@ import dagster as dg
 from conversion_sync.jobs import PULL_ASSETS, push_job, sync_job
 from conversion_sync.partitions import MODE_TAG, RANGE_END_TAG, RANGE_START_TAG, first_partition_key, partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
+from conversion_sync.service.reclaim import RECLAIMED_TAG, Reclaimed, reclaim_dead_runs
 from conversion_sync.store import push as push_store
 from conversion_sync.store import watermarks
 
@@ -19,13 +20,32 @@ SYNC_JOB_NAMES = {"sync_job", "push_job"}
 _SYNC_ASSET_KEYS = {dg.AssetKey(name) for name in PULL_ASSETS} | {dg.AssetKey("salesforce_push")}
 
 
+def is_sync_run(run: dg.DagsterRun) -> bool:
+    """A run that writes to Conversion: a sync or push job, or any run (a backfill, a manual
+    materialization) that includes a sync asset."""
+    return run.job_name in SYNC_JOB_NAMES or bool(run.asset_selection and run.asset_selection & _SYNC_ASSET_KEYS)
+
+
 def active_sync_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
-    """A queued or running run that writes to Conversion: a sync or push job, or any run (a
-    backfill, a manual materialization) that includes a sync asset."""
+    """A queued or running run that writes to Conversion (see is_sync_run)."""
     for record in instance.get_run_records(dg.RunsFilter(statuses=ACTIVE_STATUSES), limit=100):
-        run = record.dagster_run
-        if run.job_name in SYNC_JOB_NAMES or (run.asset_selection and run.asset_selection & _SYNC_ASSET_KEYS):
-            return run
+        if is_sync_run(record.dagster_run):
+            return record.dagster_run
+    return None
+
+
+def reclaim_dead_sync_runs(instance: dg.DagsterInstance, database: ConversionDatabase) -> list[Reclaimed]:
+    """R1: mark failed the sync runs whose process is gone (killed CLI syncs, lost run workers)."""
+    return reclaim_dead_runs(instance, database.engine(), stale_seconds=database.stale_seconds(),
+                             is_sync_run=is_sync_run)
+
+
+def _last_sync_start(instance: dg.DagsterInstance) -> float | None:
+    """When the last sync run that did not die started; a run reclaimed as dead did nothing to
+    wait for, so the next cycle starts at once."""
+    for record in instance.get_run_records(dg.RunsFilter(job_name=sync_job.name), limit=20):
+        if record.dagster_run.tags.get(RECLAIMED_TAG) != "true":
+            return record.start_time or record.create_timestamp.timestamp()
     return None
 
 
@@ -47,14 +67,15 @@ def incremental_run_tags(database: ConversionDatabase, now: dt.datetime) -> dict
 @dg.sensor(job=sync_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Starts sync_job every 5 minutes, never while a sync run is queued or running.")
 def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabase):
+    for reclaimed in reclaim_dead_sync_runs(context.instance, database):
+        context.log.warning("sync run %s: %s", reclaimed.run_id[:8], reclaimed.reason)
     active = active_sync_run(context.instance)
     if active is not None:
         return dg.SkipReason(f"sync run {active.run_id[:8]} ({active.job_name}) is {active.status.value.lower()}; "
                              "the next cycle starts when it has finished")
     now = dt.datetime.now(dt.timezone.utc)
-    last = context.instance.get_run_records(dg.RunsFilter(job_name=sync_job.name), limit=1)
-    if last:
-        started = last[0].start_time or last[0].create_timestamp.timestamp()
+    started = _last_sync_start(context.instance)
+    if started is not None:
         wait = SYNC_INTERVAL_SECONDS - (now.timestamp() - started)
         if wait > 0:
             return dg.SkipReason(f"last sync started {int(now.timestamp() - started)} s ago; next in {int(wait)} s")

@@ -44,7 +44,10 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection (tests, and before forking)."""
+    """Close every pooled connection (tests, and before forking), letting go of any sync hold."""
+    from conversion_sync.store.run_hold import release_all
+
+    release_all()
     with _engines_lock:
         for engine in _engines.values():
             engine.dispose()

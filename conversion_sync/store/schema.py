@@ -220,6 +220,24 @@ sync_lock = Table(
     Column("acquired_at", UTCDateTime),
 )
 
+sync_run_holders = Table(
+    # R1: which process holds (or waits for) the sync for which run, and when it last said it was
+    # alive. A run whose holder is gone is marked failed so it never blocks the schedule.
+    "sync_run_holders", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("lock_name", String(32), nullable=False),
+    Column("holder", String(200)),                   # what holds it, in words ("conversion-sync sync")
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("process_started", String(32)),           # the pid's start time, to tell a reused pid apart
+    Column("state", String(16), nullable=False),     # waiting, holding, released, dead
+    Column("waiting_since", UTCDateTime, nullable=False),
+    Column("acquired_at", UTCDateTime),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("released_at", UTCDateTime),
+    Index("ix_sync_run_holders_state", "lock_name", "state"),
+)
+
 salesforce_fields = Table(
     # What the org's describe said about each object's fields (read-only ones are never pushed
     # and always take Salesforce's value, R5); refreshed once a day.
