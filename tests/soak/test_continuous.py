@@ -24,6 +24,7 @@ def test_continuous_operation_leaves_both_sides_in_step(sandbox, database_url, m
         problems = checks.compare(driver)
     finally:
         sandbox.org.clear_faults()
+        driver.close()
     lines = checks.figure_lines(driver, problems)
     with capsys.disabled():
         print("\n" + "\n".join(f"soak[{database_url.split(':')[0]}] {line}" for line in lines))
