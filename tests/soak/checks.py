@@ -30,13 +30,20 @@ HINTS = {
     "lost": "finding 7 (a Lead converted into an existing Contact removes that Contact's contact) "
             "or a lost entry/record",
     "duplicated": "P4: a retried push created a second Salesforce record",
-    "diverged": "finding 1 (Salesforce edits made just after a push are lost: the mirror carries our clock)",
+    "diverged": "finding 1 (Salesforce edits made just after a push are lost: the mirror carries our clock), "
+                "or finding 7 where an item says so",
     "stuck queued": "finding 2 (a contact linked by the pull, or pushed with nothing to send, stays queued)",
     "runs left started": "finding 3 (a killed CLI sync leaves its Dagster run STARTED for ever)",
     "sensor": "finding 3 (sync_sensor skips every tick while a dead run is STARTED)",
     "push sensor": "finding 2 (push_sensor launches runs over a settled store)",
     "settle": "a clean cycle after the faults were cleared failed",
 }
+
+
+def _converted_into(driver, salesforce_id) -> str:
+    if salesforce_id and to_18(salesforce_id) in driver.converted_into:
+        return " [a Lead was converted into this existing Contact: finding 7]"
+    return ""
 
 
 def _contacts(engine):
@@ -64,7 +71,7 @@ def lost(driver) -> list[str]:
                   and seen["salesforce_id"] in driver.conversion_born)
         if not folded:
             problems.append(f"contact {contact_id} <{seen['email']}> (origin {seen['origin']}, linked to "
-                            f"{seen['salesforce_id']}) was removed")
+                            f"{seen['salesforce_id']}) was removed{_converted_into(driver, seen['salesforce_id'])}")
     # 3. Every entry is still a contact; an entry sent to Salesforce is linked, unless the driver
     #    deleted or merged away its record.
     by_email = defaultdict(list)
@@ -113,14 +120,16 @@ def diverged(driver) -> list[str]:
         latest = driver.ledger.latest(driver.keys(row.salesforce_id, row.id))
         if norm(record.get("Email")) and (norm(record["Email"]) or "").lower() != (norm(row.email) or "").lower():
             problems.append(f"contact {row.id} / {row.salesforce_object} {row.salesforce_id}: email "
-                            f"{row.email!r} in Conversion, {record.get('Email')!r} in Salesforce")
+                            f"{row.email!r} in Conversion, {record.get('Email')!r} in Salesforce"
+                            f"{_converted_into(driver, row.salesforce_id)}")
         for name, sf_name in COMPARED.items():
             ours, theirs = norm(getattr(row, name)), norm(record.get(sf_name))
             write = latest.get(name)
             if ours != theirs or (write is not None and ours != write.value):
                 last = write.describe() if write else "no write recorded"
                 problems.append(f"contact {row.id} / {row.salesforce_object} {row.salesforce_id}: {name} "
-                                f"{ours!r} in Conversion, {theirs!r} in Salesforce; last {last}")
+                                f"{ours!r} in Conversion, {theirs!r} in Salesforce; last {last}"
+                                f"{_converted_into(driver, row.salesforce_id)}")
     return problems
 
 

@@ -127,6 +127,7 @@ class SoakDriver:
         self.serial = 0
         self.entered: dict[str, dict[str, Any]] = {}     # email -> {"sync": ..., "how": ...}
         self.conversion_born: set[str] = set()           # Contacts created by a Lead conversion
+        self.converted_into: set[str] = set()            # existing Contacts a Lead was converted into
         self.deleted: set[str] = set()                   # records deleted or merged away by the driver
         self.seen_contacts: dict[int, dict[str, Any]] = {}
         self.settle_failures: list[str] = []
@@ -336,6 +337,7 @@ class SoakDriver:
         if lead is None or contact is None:
             return
         self.org.convert_lead(lead, contact_id=contact)
+        self.converted_into.add(to_18(contact))
         self.structural(contact, f"convert Lead {lead} into existing Contact")
 
     def sf_merge(self) -> None:
