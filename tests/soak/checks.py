@@ -78,8 +78,10 @@ def lost(driver) -> list[str]:
     for r in rows:
         if r.email_key:
             by_email[r.email_key].append(r)
+    # Gone from the sync's reach: deleted or merged away, or a Lead converted into a Contact
+    # another contact already links (R7: no second link, a `duplicate` warning instead).
     deleted_emails = {(r["Email"] or "").strip().lower() for r in driver.org.query(
-        "SELECT Email, IsDeleted FROM Lead WHERE IsDeleted = true", include_deleted=True)
+        "SELECT Email, IsDeleted FROM Lead WHERE IsDeleted = true OR IsConverted = true", include_deleted=True)
         + driver.org.query("SELECT Email, IsDeleted FROM Contact WHERE IsDeleted = true", include_deleted=True)}
     for email, entry in driver.entered.items():
         holders = by_email.get(email.lower(), [])

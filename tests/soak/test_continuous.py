@@ -9,10 +9,13 @@ CONVERSION_SOAK_CYCLES=N) soaks longer, and `python bench/soak.py --long` runs i
 
 from __future__ import annotations
 
+import pytest
+
 from tests.soak import checks
 from tests.soak.driver import Profile, SoakDriver, seed_from_env
 
 
+@pytest.mark.slow
 def test_continuous_operation_leaves_both_sides_in_step(sandbox, database_url, monkeypatch, tmp_path, capsys):
     seed = seed_from_env()
     driver = SoakDriver(sandbox.org, sandbox.env(), database_url, tmp_path / "soak", seed=seed,
