@@ -55,15 +55,20 @@ def start(sandbox, database_url, dagster_home):
            "CONVERSION_SYNC_SETTLE_SECONDS": "0"}
 
     def run(command=SYNC) -> subprocess.Popen:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Its own process group: a killed sync can leave Dagster's compute-log helper behind for a
+        # moment, holding the pipes; the teardown ends the whole group.
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
         processes.append(process)
         return process
 
     run.env = env
     yield run
     for process in processes:
-        if process.poll() is None:
-            process.kill()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         process.communicate(timeout=60)
 
 
