@@ -23,7 +23,7 @@ from conversion_sync.resources.salesforce import SalesforceClient, error_code, e
 from conversion_sync.service.describe import org_fields
 from conversion_sync.store import staging, watermarks
 from conversion_sync.sync.records import SYSTEM_FIELDS, from_api
-from conversion_sync.sync.windows import PullWindow, partition_watermarks
+from conversion_sync.sync.windows import PullWindow, partition_finder, partition_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ class ExtractStats:
     watermark_before: dt.datetime | None = None
     watermark_after: dt.datetime | None = None
     stopped: str | None = None          # why the pull stopped early (API budget)
+    # The same counts per partition of the run: each record counts on its SystemModstamp's day.
+    by_partition: dict[str, Counter] = field(default_factory=dict)
+
+    def count(self, partition: str, key: str, n: int = 1) -> None:
+        self.by_partition.setdefault(partition, Counter())[key] += n
 
 
 def select_fields(sobject: str, settings: SyncSettings) -> list[str]:
@@ -76,6 +81,7 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
     with engine.connect() as conn:
         before = watermarks.live_watermark(conn, sobject)
     stats = ExtractStats(sobject, window, watermark_before=before, watermark_after=before)
+    partition_of = partition_finder(partitions)
     try:
         client.limits()          # H3: read the org's usage before spending any of it
         client.check_budget()
@@ -83,13 +89,16 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
         pages = _pages(client, settings, sobject, fields, window, stats)
         buffer: list = []
         for page in pages:
-            buffer.extend(from_api(sobject, raw) for raw in page)
+            records = [from_api(sobject, raw) for raw in page]
+            buffer.extend(records)
             stats.counts["pulled"] += len(page)
+            for record in records:
+                stats.count(partition_of(record.system_modstamp), "pulled")
             if len(buffer) >= STAGE_CHUNK:
-                _stage(engine, client, settings, sobject, buffer, stats, run_id, now())
+                _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), partition_of)
                 buffer = []
                 progress(f"{sobject}: {stats.counts['pulled']} records pulled")
-        _stage(engine, client, settings, sobject, buffer, stats, run_id, now())
+        _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), partition_of)
     except ApiBudgetExhausted as exc:
         stats.stopped = str(exc)
         log.warning("%s pull stopped: %s", sobject, exc)
@@ -107,7 +116,8 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
             marks[live_key] = window.upper
     with engine.begin() as conn:
         watermarks.write_watermarks(conn, sobject, marks, live_key=live_key, window_start=window.lower,
-                                    records=stats.counts["pulled"], run_id=run_id, now=now())
+                                    records={key: stats.by_partition.get(key, Counter())["pulled"] for key in marks},
+                                    run_id=run_id, now=now())
         stats.watermark_after = watermarks.live_watermark(conn, sobject)
     return stats
 
@@ -125,14 +135,21 @@ def _pages(client: SalesforceClient, settings: SyncSettings, sobject: str, field
 
 
 def _stage(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobject: str, records: list,
-           stats: ExtractStats, run_id: str | None, now: dt.datetime) -> None:
+           stats: ExtractStats, run_id: str | None, now: dt.datetime, partition_of) -> None:
     if not records:
         return
     with engine.connect() as conn:
         known = staging.known_ids(conn, [r.salesforce_id for r in records])
     related = _related_records(client, settings, sobject, records, known, engine)
+    by_day: dict[str, list] = {}
+    for record in records:
+        by_day.setdefault(partition_of(record.system_modstamp), []).append(record)
     with engine.begin() as conn:
-        stats.counts.update(staging.stage_records(conn, records, run_id=run_id, now=now))
+        # Staged a day at a time (one upsert per day in the chunk), so each partition gets its own counts.
+        for day, day_records in by_day.items():
+            counts = staging.stage_records(conn, day_records, run_id=run_id, now=now)
+            stats.counts.update(counts)
+            stats.by_partition.setdefault(day, Counter()).update(counts)
         if related:
             stats.counts["related"] += len(related)
             staging.stage_records(conn, related, run_id=run_id, now=now)
