@@ -20,6 +20,8 @@ class CycleResult:
     run_id: str
     success: bool
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)   # asset -> metadata values
+    # asset -> partition key -> that partition's metadata values (a range run has several)
+    partitions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)             # asset check -> passed
     error: str | None = None
 
@@ -51,6 +53,8 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
             name = materialization.asset_key.to_user_string()
             cycle.steps[name] = {key: getattr(value, "value", value)
                                  for key, value in materialization.metadata.items()}
+            if materialization.partition:
+                cycle.partitions.setdefault(name, {})[materialization.partition] = cycle.steps[name]
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             cycle.checks[evaluation.check_name] = evaluation.passed
