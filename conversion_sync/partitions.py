@@ -22,16 +22,18 @@ START_FILE = "conversion_sync_partitions_start"
 def partitions_start_date() -> str:
     """The first daily partition (it also holds everything older): CONVERSION_SYNC_PARTITIONS_START
     if set; else the date kept in $DAGSTER_HOME, written once by the first process that loads
-    the code (the first day of that month), so every process of the deployment, and every later
-    load, sees the same partitions; without DAGSTER_HOME (tests, one-off CLI runs on an
-    ephemeral instance) the first day of the current month.
+    the code (the first day of the month before), so every process of the deployment and
+    every later load sees the same partitions (a run whose range starts before its process's
+    first partition fails); without DAGSTER_HOME (tests, one-off CLI runs on an ephemeral
+    instance) the first day of last month.
 
     The start is recent on purpose: the first sync materializes every partition it covered, one
     Dagster event per day and asset, and days since 2024 cost minutes (docs/ui.md)."""
     value = os.environ.get("CONVERSION_SYNC_PARTITIONS_START", "").strip()
     if value:
         return _valid(value, "CONVERSION_SYNC_PARTITIONS_START")
-    default = dt.datetime.now(dt.timezone.utc).date().replace(day=1).isoformat()
+    this_month = dt.datetime.now(dt.timezone.utc).date().replace(day=1)
+    default = (this_month - dt.timedelta(days=1)).replace(day=1).isoformat()
     home = os.environ.get("DAGSTER_HOME", "").strip()
     if not home or not os.path.isdir(home):
         return default

@@ -44,7 +44,7 @@ def _free_port() -> int:
 def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
     response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables or {}},
                              timeout=10)
-    response.raise_for_status()
+    assert response.ok and not response.json().get("errors"), response.text[:2000]
     return response.json()["data"]
 
 
@@ -60,7 +60,8 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     port = _free_port()
     env = {**os.environ, **sandbox.env(), "DAGSTER_HOME": str(home), "CONVERSION_DATABASE_URL": database_url,
-           "CONVERSION_SYNC_SETTLE_SECONDS": "0"}
+           "CONVERSION_SYNC_SETTLE_SECONDS": "0",
+           "CONVERSION_SYNC_PARTITIONS_START": str(dt.date.today() - dt.timedelta(days=5))}
     log = open(tmp_path / "dagster.log", "w")
     process = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(ROOT / "workspace.yaml"),
                                 "-h", "127.0.0.1", "-p", str(port)],
