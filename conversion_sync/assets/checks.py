@@ -64,13 +64,16 @@ contact_checks = [salesforce_id_linked_once, linked_contacts_have_email, contact
                   duplicate_emails]
 
 
-def _previous_evaluation(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey) -> dict:
-    """The metadata of this check's previous evaluation (empty if none)."""
-    records = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=1)
+def _previous_evaluation(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey, run_id: str) -> dict:
+    """The metadata of this check's last evaluation in an earlier run (empty if none); this
+    run's own record is only planned so far."""
+    records = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=5)
     for record in records:
-        evaluation = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
-        if evaluation is not None and getattr(evaluation, "metadata", None):
-            return {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
+        if record.run_id == run_id or record.event is None or record.event.dagster_event is None:
+            continue
+        metadata = getattr(record.event.dagster_event.event_specific_data, "metadata", None)
+        if metadata:
+            return {key: getattr(value, "value", value) for key, value in metadata.items()}
     return {}
 
 
@@ -80,7 +83,8 @@ def _previous_evaluation(instance: dg.DagsterInstance, check_key: dg.AssetCheckK
 def backlog_not_growing(context: dg.AssetCheckExecutionContext, database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
         now = health.backlog(conn)
-    before = _previous_evaluation(context.instance, dg.AssetCheckKey(contacts.key, "backlog_not_growing"))
+    before = _previous_evaluation(context.instance, dg.AssetCheckKey(contacts.key, "backlog_not_growing"),
+                                  context.run.run_id)
     failing = now["records_failed"] + now["contacts_failing"]
     failing_before = before.get("failing")
     grew = failing_before is not None and failing > int(failing_before)

@@ -47,14 +47,21 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
     result = job.execute_in_process(instance=instance or dagster_instance(), tags=tags or {},
                                     run_config=config, raise_on_error=False)
     cycle = CycleResult(run_id=result.run_id, success=result.success)
+    per_partition = _per_partition_counts()
     for event in result.all_events:
         if event.is_step_materialization:
             materialization = event.step_materialization_data.materialization
             name = materialization.asset_key.to_user_string()
-            cycle.steps[name] = {key: getattr(value, "value", value)
-                                 for key, value in materialization.metadata.items()}
+            values = {key: raw for key, raw in ((key, getattr(value, "value", value))
+                                                for key, value in materialization.metadata.items())
+                      if isinstance(raw, (str, int, float, bool, type(None)))}   # JSON for `sync --json`
             if materialization.partition:
-                cycle.partitions.setdefault(name, {})[materialization.partition] = cycle.steps[name]
+                days = cycle.partitions.setdefault(name, {})
+                days[materialization.partition] = values
+                # The step's counts over the run: each day carries its own, the rest is run-wide.
+                values = {**values, **{key: sum(int(day.get(key, 0)) for day in days.values())
+                                       for key in per_partition if key in values}}
+            cycle.steps[name] = values
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             cycle.checks[evaluation.check_name] = evaluation.passed
@@ -62,6 +69,13 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
             error = event.step_failure_data.error
             cycle.error = user_message(error)
     return cycle
+
+
+def _per_partition_counts() -> set[str]:
+    from conversion_sync.assets.conversion import COMPANY_COUNTS, CONTACT_COUNTS
+    from conversion_sync.assets.salesforce import EXTRACT_COUNTS
+
+    return set(EXTRACT_COUNTS) | set(COMPANY_COUNTS) | set(CONTACT_COUNTS)
 
 
 def _domain_errors() -> set[str]:

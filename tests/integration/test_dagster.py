@@ -147,6 +147,7 @@ def test_a_three_day_backfill_twice_gives_the_same_store(harness, org):
         partitions = instance.get_materialized_partitions(dg.AssetKey("salesforce_leads"))
     assert {c.email for c in harness.contacts()} == {r["Email"] for r in records}
     assert second.steps["salesforce_leads"]["window_pulled"] == 15 and second.steps["contacts"]["run_applied"] == 0
+    assert second.steps["salesforce_leads"]["pulled"] == 15          # the run's total, as `sync` prints it
     assert harness.snapshot() == after_first
     assert {d.strftime("%Y-%m-%d") for d in days} <= partitions
     # Each day has its own counts, not the range's total (5 Leads a day).
@@ -222,3 +223,16 @@ def test_a_failed_step_shows_its_sentence_in_the_run_and_in_status(harness, org,
     with harness.engine.connect() as conn:
         latest = status(conn)["last_runs"][0]
     assert latest["status"] == "failure"
+
+
+def test_h2_the_backlog_check_warns_when_failing_records_grow_between_syncs(harness, org):
+    """Issue 11: backlog not growing; a WARN, and the run still succeeds."""
+    with dg.instance_for_test() as instance:
+        assert harness.cycle(instance).checks["backlog_not_growing"] is True
+        org.create("Lead", {"LastName": "Bad", "Company": "X", "Email": "not an email"})
+        grown = harness.cycle(instance)
+        assert grown.success and grown.checks["backlog_not_growing"] is False
+        assert grown.steps["contacts"]["records_failed"] == 1
+        key = dg.AssetCheckKey(dg.AssetKey("contacts"), "backlog_not_growing")
+        latest = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)[0]
+        assert latest.event.dagster_event.event_specific_data.severity == dg.AssetCheckSeverity.WARN
