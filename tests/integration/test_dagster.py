@@ -229,7 +229,7 @@ def test_h2_the_backlog_check_warns_when_failing_records_grow_between_syncs(harn
     """Issue 11: backlog not growing; a WARN, and the run still succeeds."""
     with dg.instance_for_test() as instance:
         assert harness.cycle(instance).checks["backlog_not_growing"] is True
-        org.create("Lead", {"LastName": "Bad", "Company": "X", "Email": "not an email"})
+        org.seed("Lead", [{"LastName": "Bad", "Company": "X", "Email": "not-an-email"}])
         grown = harness.cycle(instance)
         assert grown.success and grown.checks["backlog_not_growing"] is False
         assert grown.steps["contacts"]["records_failed"] == 1
