@@ -1,17 +1,15 @@
 """The sync's health as numbers (H1-H3 in the UI): table row counts, the backlog, open warnings
-by kind, push errors by Salesforce error code, and the previous sync's backlog to compare with.
-Set-based counts, one query each."""
+by kind and push errors by Salesforce error code. Set-based counts, one query each."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
 from conversion_sync.store.push import GAVE_UP
-from conversion_sync.store.schema import companies, contacts, salesforce_records, sync_runs, sync_warnings
+from conversion_sync.store.schema import companies, contacts, salesforce_records, sync_warnings
 
 sr = salesforce_records
 _CODE = re.compile(r"^\s*([A-Z][A-Z0-9_]{2,})\b")
@@ -63,22 +61,3 @@ def push_errors_by_code(conn: Connection) -> Counter:
                                                             contacts.c.push_error.is_not(None))).scalars()
     return Counter(error_code(text) for text in rows)
 
-
-def previous_step_stats(conn: Connection, step: str, run_id: str) -> dict[str, Any] | None:
-    """The stats of the last successful run of `step` before this run, or None."""
-    row = conn.execute(select(sync_runs.c.stats).where(sync_runs.c.step == step, sync_runs.c.status == "success",
-                                                       sync_runs.c.run_id != run_id)
-                       .order_by(sync_runs.c.finished_at.desc()).limit(1)).scalar()
-    return dict(row) if row else None
-
-
-def last_success_age_seconds(conn: Connection, step: str, now) -> float | None:
-    """Seconds since the last successful run of `step` finished, or None if it never ran."""
-    finished = conn.execute(select(func.max(sync_runs.c.finished_at)).where(
-        sync_runs.c.step == step, sync_runs.c.status == "success")).scalar()
-    if finished is None:
-        return None
-    if finished.tzinfo is None:
-        import datetime as dt
-        finished = finished.replace(tzinfo=dt.timezone.utc)
-    return (now - finished).total_seconds()
