@@ -14,6 +14,12 @@ from conversion_sync.store import push as push_store
 from conversion_sync.store import watermarks
 
 SYNC_INTERVAL_SECONDS = 300
+# The sensor looks every few seconds (a cheap evaluation: two run-storage reads), so a cycle
+# starts within seconds of being due; the due time itself is kept on the run (DUE_TAG) and the
+# next one is that plus 5 minutes, so a late start never pushes the later cycles back (R1).
+SENSOR_INTERVAL_SECONDS = 5
+DUE_TAG = "conversion_sync/due"
+DUE_TOLERANCE_SECONDS = 60
 ACTIVE_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.SUSPENDED]
 SYNC_JOB_NAMES = {"sync_job", "push_job"}
@@ -40,12 +46,12 @@ def reclaim_dead_sync_runs(instance: dg.DagsterInstance, database: ConversionDat
                              is_sync_run=is_sync_run)
 
 
-def _last_sync_start(instance: dg.DagsterInstance) -> float | None:
-    """When the last sync run that did not die started; a run reclaimed as dead did nothing to
-    wait for, so the next cycle starts at once."""
+def _last_live_sync(instance: dg.DagsterInstance) -> dg.RunRecord | None:
+    """The last sync run that did not die; a run reclaimed as dead did nothing to wait for, so
+    the next cycle starts at once."""
     for record in instance.get_run_records(dg.RunsFilter(job_name=sync_job.name), limit=20):
         if record.dagster_run.tags.get(RECLAIMED_TAG) != "true":
-            return record.start_time or record.create_timestamp.timestamp()
+            return record
     return None
 
 
@@ -53,18 +59,27 @@ def incremental_run_tags(database: ConversionDatabase, now: dt.datetime) -> dict
     """Tags of an incremental sync run: its partition range runs from the day of the oldest live
     watermark to today, so a cycle that crosses midnight also closes yesterday's partition.
 
-    The very first sync pulls the whole org into today's partition alone: materializing every
-    day since the first partition would cost Dagster one event per day and asset (over a minute
-    on SQLite) for partitions that hold no separate data."""
+    The very first sync pulls the whole org: its range is every partition from the first, so
+    each day shows as materialized with that day's own counts (nothing it covered looks
+    missing; the cost is one Dagster event per day and asset, see docs/ui.md)."""
     with database.engine().connect() as conn:
         marks = [watermarks.live_watermark(conn, sobject) for sobject in ("Account", "Contact", "Lead")]
     today = partition_key_for(now)
     known = [m for m in marks if m is not None]
-    start = max(first_partition_key(), partition_key_for(min(known))) if known else today
+    start = max(first_partition_key(), partition_key_for(min(known))) if known else first_partition_key()
     return {MODE_TAG: "incremental", RANGE_START_TAG: min(start, today), RANGE_END_TAG: today}
 
 
-@dg.sensor(job=sync_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+def next_due(previous_due: float | None, previous_started: float, now: float) -> float:
+    """When the next cycle is due: 5 minutes after the previous cycle was due (so a start a few
+    seconds late does not push the later cycles back), or after it started if it carries no due
+    time. After an overrun or a stop (due more than a minute ago) the cycle is due now and the
+    cadence restarts from it: one cycle, not a burst of catch-up runs."""
+    due = (previous_due if previous_due is not None else previous_started) + SYNC_INTERVAL_SECONDS
+    return due if due >= now - DUE_TOLERANCE_SECONDS else now
+
+
+@dg.sensor(job=sync_job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Starts sync_job every 5 minutes, never while a sync run is queued or running.")
 def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabase):
     for reclaimed in reclaim_dead_sync_runs(context.instance, database):
@@ -74,12 +89,19 @@ def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
         return dg.SkipReason(f"sync run {active.run_id[:8]} ({active.job_name}) is {active.status.value.lower()}; "
                              "the next cycle starts when it has finished")
     now = dt.datetime.now(dt.timezone.utc)
-    started = _last_sync_start(context.instance)
-    if started is not None:
-        wait = SYNC_INTERVAL_SECONDS - (now.timestamp() - started)
+    last = _last_live_sync(context.instance)
+    due = now.timestamp()
+    if last is not None:
+        started = last.start_time or last.create_timestamp.timestamp()
+        try:
+            previous_due = float(last.dagster_run.tags[DUE_TAG])
+        except (KeyError, ValueError):
+            previous_due = None
+        due = next_due(previous_due, started, now.timestamp())
+        wait = due - now.timestamp()
         if wait > 0:
-            return dg.SkipReason(f"last sync started {int(now.timestamp() - started)} s ago; next in {int(wait)} s")
-    return dg.RunRequest(tags=incremental_run_tags(database, now))
+            return dg.SkipReason(f"last sync started {int(now.timestamp() - started)} s ago; next in {int(wait) + 1} s")
+    return dg.RunRequest(tags={**incremental_run_tags(database, now), DUE_TAG: f"{due:.3f}"})
 
 
 @dg.sensor(job=push_job, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -30,6 +30,8 @@ class CycleResult:
     run_id: str
     success: bool
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)   # asset -> metadata values
+    # asset -> partition key -> that partition's metadata values (a range run has several)
+    partitions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)             # asset check -> passed
     error: str | None = None            # the sentence of the first step failure
     failed_step: str | None = None
@@ -145,12 +147,21 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
         finally:
             _fail_if_unfinished(instance, run_id)
     cycle = CycleResult(run_id=result.run_id, success=result.success)
+    per_partition = _per_partition_counts()
     for event in result.all_events:
         if event.is_step_materialization:
             materialization = event.step_materialization_data.materialization
             name = materialization.asset_key.to_user_string()
-            cycle.steps[name] = {key: getattr(value, "value", value)
-                                 for key, value in materialization.metadata.items()}
+            values = {key: raw for key, raw in ((key, getattr(value, "value", value))
+                                                for key, value in materialization.metadata.items())
+                      if isinstance(raw, (str, int, float, bool, type(None)))}   # JSON for `sync --json`
+            if materialization.partition:
+                days = cycle.partitions.setdefault(name, {})
+                days[materialization.partition] = values
+                # The step's counts over the run: each day carries its own, the rest is run-wide.
+                values = {**values, **{key: sum(int(day.get(key, 0)) for day in days.values())
+                                       for key in per_partition if key in values}}
+            cycle.steps[name] = values
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             cycle.checks[evaluation.check_name] = evaluation.passed
@@ -191,6 +202,13 @@ def _fail_if_unfinished(instance: dg.DagsterInstance, run_id: str) -> None:
             instance.report_run_failed(run, "The run stopped without reporting how it ended.")
     except Exception:
         log.warning("could not check how run %s ended", run_id, exc_info=True)
+
+
+def _per_partition_counts() -> set[str]:
+    from conversion_sync.assets.conversion import COMPANY_COUNTS, CONTACT_COUNTS
+    from conversion_sync.assets.salesforce import EXTRACT_COUNTS
+
+    return set(EXTRACT_COUNTS) | set(COMPANY_COUNTS) | set(CONTACT_COUNTS)
 
 
 def user_message(error) -> str:
