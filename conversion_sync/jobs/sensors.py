@@ -62,13 +62,16 @@ def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
 
 
 @dg.sensor(job=push_job, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Pushes contacts queued for Salesforce within seconds (H3), when no sync run is active.")
+           description="Pushes contacts queued for Salesforce within seconds (H3), when no sync run is active "
+                       "and some push can be done now (H2: never one waiting out its backoff or given up on).")
 def push_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabase):
+    if not database.settings().write_to_salesforce:
+        return dg.SkipReason("writing to Salesforce is switched off (write_to_salesforce: false)")
+    with database.engine().connect() as conn:
+        due = push_store.work_due_count(conn, dt.datetime.now(dt.timezone.utc))
+    if not due:
+        return dg.SkipReason("nothing to push to Salesforce now")
     active = active_sync_run(context.instance)
     if active is not None:
         return dg.SkipReason(f"sync run {active.run_id[:8]} is {active.status.value.lower()}; it pushes at its end")
-    with database.engine().connect() as conn:
-        queued = push_store.queued_count(conn, dt.datetime.now(dt.timezone.utc))
-    if not queued:
-        return dg.SkipReason("nothing queued for Salesforce")
-    return dg.RunRequest(tags={"conversion_sync/queued": str(queued)})
+    return dg.RunRequest(tags={"conversion_sync/queued": str(due)})
