@@ -70,7 +70,7 @@ def push_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
     with database.engine().connect() as conn:
         due = push_store.work_due_count(conn, dt.datetime.now(dt.timezone.utc))
     if not due:
-        return dg.SkipReason("nothing to push to Salesforce now")
+        return dg.SkipReason("nothing queued for Salesforce that can be sent now")
     active = active_sync_run(context.instance)
     if active is not None:
         return dg.SkipReason(f"sync run {active.run_id[:8]} is {active.status.value.lower()}; it pushes at its end")
