@@ -30,12 +30,12 @@ from simple_salesforce import format_soql
 from sqlalchemy import Engine, select
 
 from conversion_sync.config import SyncSettings
-from simple_salesforce.exceptions import SalesforceError
-
-from conversion_sync.errors import ApiBudgetExhausted, SalesforceApiError, SalesforceConnectionError
+from conversion_sync.errors import ApiBudgetExhausted, SalesforceConnectionError
 from conversion_sync.resources.salesforce import COLLECTION_LIMIT, SalesforceClient
 from conversion_sync.service.describe import org_fields
 from conversion_sync.service.extract import select_fields
+from conversion_sync.service.push_calls import LimitsFirst
+from conversion_sync.service.push_calls import read_back as _read_back
 from conversion_sync.store import push as push_store
 from conversion_sync.store import staging
 from conversion_sync.store.schema import companies
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 LOOKUP_LIMIT = 200            # emails per look-up query: one batch of creates
 LOOKUP_CHARS = 8_000          # and at most this many characters of emails (the query goes in the URL)
 NOT_PROVIDED = "[not provided]"
-READ_BACK_LIMIT = 200         # ids per read-back query (18-character ids: the URL stays short)
 BUDGET_PAUSE = dt.timedelta(minutes=5)   # work stopped by the API budget waits this long (H3)
 
 
@@ -69,7 +68,7 @@ def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, no
     if not settings.write_to_salesforce:
         result.stopped = "write_to_salesforce is false"
         return result
-    calls = _LimitsFirst(client)
+    calls = LimitsFirst(client)
     try:
         _mirror_unseen_links(engine, calls, settings, contact_ids, now, run_id, counts)
         _link_or_create(engine, calls, settings, contact_ids, now, run_id, counts, progress)
@@ -81,32 +80,6 @@ def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, no
             push_store.defer_waiting(conn, now=now, until=now + BUDGET_PAUSE, contact_ids=contact_ids)
     counts["api_calls"] = client.usage.total
     return result
-
-
-class _LimitsFirst:
-    """The client, reading the org's API usage once just before the run's first call (H3), so
-    that the budget is checked before anything is spent and a push with nothing to do spends no
-    call at all."""
-
-    _CALLS = {"query", "query_pages", "count", "describe", "field_names", "collection_create",
-              "collection_update", "collection_upsert", "bulk_ingest", "bulk_query_pages"}
-
-    def __init__(self, client: SalesforceClient):
-        self._client = client
-        self._read = False
-
-    def __getattr__(self, name: str):
-        attribute = getattr(self._client, name)
-        if name not in self._CALLS or self._read:
-            return attribute
-
-        def first_call(*args, **kwargs):
-            if not self._read:
-                self._client.limits()
-                self._read = True
-            self._client.check_budget()
-            return attribute(*args, **kwargs)
-        return first_call
 
 
 # -- step 0: linked records the mirror has never seen ------------------------------------------------
@@ -248,24 +221,6 @@ def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: lis
                                    max_attempts=settings.push_max_attempts)
     counts["created_in_salesforce"] += len(links)
     counts["rejected"] += len(failures)
-
-
-def _read_back(client, settings: SyncSettings, sobject: str, ids: list[str]) -> dict[str, PulledRecord]:
-    """The records just written, as Salesforce now holds them (with its own SystemModstamp and
-    LastModifiedDate): one query per 200 ids. Without an answer the push still records what it
-    wrote (the next pull brings Salesforce's stamps)."""
-    found: dict[str, PulledRecord] = {}
-    try:
-        for chunk in staging.chunked(sorted(ids), READ_BACK_LIMIT):
-            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings))} FROM {sobject} "
-                               "WHERE Id IN {ids}", ids=list(chunk))
-            for raw in client.query(soql):
-                record = from_api(sobject, raw)
-                found[record.salesforce_id] = record
-    except (SalesforceConnectionError, SalesforceApiError, SalesforceError, ApiBudgetExhausted) as exc:
-        log.warning("could not read back %d written %s record(s): %s; the next pull brings Salesforce's stamps",
-                    len(ids) - len(found), sobject, exc)
-    return found
 
 
 def _conversion_fields(settings: SyncSettings, sobject: str, sent: dict[str, Any]) -> list[str]:

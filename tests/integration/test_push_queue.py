@@ -148,3 +148,18 @@ def test_h2_a_settled_store_gets_no_push_runs_over_many_sensor_ticks(harness, or
     assert run_requests(instance) == []
     org.reset_counters()
     assert push_job(instance)["api_calls"] == 0
+
+
+def test_h2_after_a_failed_push_run_the_sensor_waits_before_trying_again(harness, instance):
+    """A push that fails (Salesforce down) leaves its contacts queued: the sensor must not start
+    a run every few seconds for them; it tries again after a pause that doubles per failure."""
+    from conversion_sync.definitions import defs
+
+    harness.identify("retry@example.com", traits={"last_name": "R"}, sync="immediate")
+    job = defs.resolve_job_def("push_job")
+    instance.create_run_for_job(job, status=dg.DagsterRunStatus.FAILURE, tags=job.tags)
+    skips = [push_sensor(dg.build_sensor_context(instance=instance, resources={"database": ConversionDatabase()}))
+             for _ in range(20)]
+    assert all(isinstance(s, dg.SkipReason) and "last push run failed" in s.skip_message for s in skips)
+    instance.create_run_for_job(job, status=dg.DagsterRunStatus.SUCCESS, tags=job.tags)
+    assert len(run_requests(instance, 1)) == 1
