@@ -105,13 +105,39 @@ def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
 
 
 @dg.sensor(job=push_job, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Pushes contacts queued for Salesforce within seconds (H3), when no sync run is active.")
+           description="Pushes contacts queued for Salesforce within seconds (H3), when no sync run is active "
+                       "and some push can be done now (H2: never one waiting out its backoff or given up on).")
 def push_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabase):
+    if not database.settings().write_to_salesforce:
+        return dg.SkipReason("writing to Salesforce is switched off (write_to_salesforce: false)")
+    with database.engine().connect() as conn:
+        due = push_store.work_due_count(conn, dt.datetime.now(dt.timezone.utc))
+    if not due:
+        return dg.SkipReason("nothing queued for Salesforce that can be sent now")
     active = active_sync_run(context.instance)
     if active is not None:
         return dg.SkipReason(f"sync run {active.run_id[:8]} is {active.status.value.lower()}; it pushes at its end")
-    with database.engine().connect() as conn:
-        queued = push_store.queued_count(conn, dt.datetime.now(dt.timezone.utc))
-    if not queued:
-        return dg.SkipReason("nothing queued for Salesforce")
-    return dg.RunRequest(tags={"conversion_sync/queued": str(queued)})
+    wait = _after_failed_pushes(context.instance)
+    if wait > 0:
+        return dg.SkipReason(f"the last push run failed; the next try is in {int(wait) + 1} s")
+    return dg.RunRequest(tags={"conversion_sync/queued": str(due)})
+
+
+PUSH_RETRY_SECONDS = 30          # after a failed push run; doubles per failure in a row, to 10 minutes
+PUSH_RETRY_MAX_SECONDS = 600
+
+
+def _after_failed_pushes(instance: dg.DagsterInstance) -> float:
+    """Seconds still to wait after push runs that failed in a row (Salesforce down, say), so a
+    persistent failure does not start a run, and spend calls, every few seconds."""
+    records = instance.get_run_records(dg.RunsFilter(job_name=push_job.name), limit=6)
+    failures = 0
+    for record in records:
+        if record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
+            break
+        failures += 1
+    if not failures:
+        return 0.0
+    ended = records[0].end_time or records[0].create_timestamp.timestamp()
+    delay = min(PUSH_RETRY_MAX_SECONDS, PUSH_RETRY_SECONDS * 2 ** (failures - 1))
+    return ended + delay - dt.datetime.now(dt.timezone.utc).timestamp()

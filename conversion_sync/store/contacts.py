@@ -12,7 +12,8 @@ from conversion_sync.store.events import write_events, write_warnings
 from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts, sync_warnings
 from conversion_sync.store.staging import chunked
 from conversion_sync.sync.fields import COMPANY_FIELDS, CONTACT_FIELDS
-from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState
+from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState, SyncEvent
+from conversion_sync.sync.push import GAVE_UP, PUSHED, WAITING
 
 
 def contact_from_row(row, custom: dict | None = None) -> ContactState:
@@ -105,6 +106,16 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
         for chunk in chunked(unlinked):
             conn.execute(update(contacts).where(contacts.c.id.in_(chunk))
                          .values(push_state=None, push_error=None, push_attempts=0, push_next_attempt_at=None))
+        # A contact waiting to reach Salesforce that the pull links has reached it (H2): it leaves
+        # the queue (an edit newer than the record still goes out with the next push, P5).
+        linked = [c.key for c in changed if "salesforce_id" in c.changed and c.salesforce_id is not None]
+        for chunk in chunked(linked):
+            conn.execute(update(contacts).where(contacts.c.id.in_(chunk), contacts.c.push_state.in_(WAITING + (GAVE_UP,)))
+                         .values(push_state=PUSHED, push_error=None, push_attempts=0, push_next_attempt_at=None))
+            conn.execute(update(sync_warnings).where(sync_warnings.c.kind == "push_error",
+                                                     sync_warnings.c.resolved_at.is_(None),
+                                                     sync_warnings.c.contact_id.in_(chunk))
+                         .values(resolved_at=now))
     if custom_fields:
         _write_custom(conn, [c for c in result.contacts.values() if not c.removed], key_to_id, custom_fields)
     write_events(conn, result.events, key_to_id, {}, run_id=run_id, now=now)
