@@ -48,10 +48,11 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
             counts["stale"] += 1
             continue
         already_applied = (row.applied_modstamp == record.system_modstamp and row.applied_fields == record.fields)
+        if row.fields == record.fields and row.system_modstamp == record.system_modstamp:
+            counts["unchanged"] += 1
+            continue              # nothing new: nothing to write, a failed record keeps its backoff (H2)
         if already_applied:
             counts["unchanged"] += 1
-            if row.fields == record.fields and row.system_modstamp == record.system_modstamp:
-                continue          # nothing to write at all
         else:
             counts["changed"] += 1
         updates.append({**values, "b_id": sf_id, "pending": not already_applied, "pulled_at": now, "run_id": run_id})
