@@ -1,0 +1,115 @@
+"""Re-check that the suite kills the one-line mutations listed in docs/testing.md.
+
+Each mutation replaces one exact piece of product code, runs each test meant to kill it on its
+own (SQLite only, for speed: `-k "not postgres"`), and restores the file, also when interrupted.
+A mutation that a listed test survives is a rule that test no longer guards. Run it alone: it
+edits files of the worktree while it runs.
+
+    .venv/bin/python scripts/check_mutations.py            # every mutation
+    .venv/bin/python scripts/check_mutations.py R4e H2     # those whose name starts so
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = [
+    # -- H2: push backoff -----------------------------------------------------------------------------
+    Mutation("H2 push: ignore next attempt", "conversion_sync/store/push.py",
+             "or_(contacts.c.push_next_attempt_at.is_(None), contacts.c.push_next_attempt_at <= now))",
+             "or_(contacts.c.push_next_attempt_at.is_(None), contacts.c.push_next_attempt_at.is_not(None)))",
+             ("tests/store/test_backoff.py::test_a_rejected_new_contact_waits_until_due_then_is_picked_up",
+              "tests/integration/test_retry_backoff.py::test_a_rejected_push_waits_out_its_backoff_then_gives_up")),
+    Mutation("H2 push: constant delay", "conversion_sync/store/push.py",
+             "delay = min(base_seconds * 2 ** (tries - 1), 24 * 3600)", "delay = min(base_seconds, 24 * 3600)",
+             ("tests/store/test_backoff.py::test_push_delays_double_from_the_base_and_are_capped_at_a_day",
+              "tests/integration/test_retry_backoff.py::test_a_rejected_push_waits_out_its_backoff_then_gives_up")),
+    Mutation("H2 push: no cap", "conversion_sync/store/push.py",
+             "delay = min(base_seconds * 2 ** (tries - 1), 24 * 3600)", "delay = base_seconds * 2 ** (tries - 1)",
+             ("tests/store/test_backoff.py::test_push_delays_double_from_the_base_and_are_capped_at_a_day",)),
+    Mutation("H2 push: every push due", "conversion_sync/store/push.py",
+             '    return and_(or_(contacts.c.push_state.is_(None), contacts.c.push_state != GAVE_UP),',
+             '    return contacts.c.id.is_not(None)\n    return and_(or_(contacts.c.push_state.is_(None), contacts.c.push_state != GAVE_UP),',
+             ("tests/store/test_backoff.py::test_a_push_gives_up_after_the_maximum_and_waits_for_a_person",
+              "tests/integration/test_retry_backoff.py::test_a_rejected_push_waits_out_its_backoff_then_gives_up"),
+             ),
+    Mutation("H2 push: never give up", "conversion_sync/store/push.py",
+             "gave_up = tries >= max_attempts", "gave_up = False",
+             ("tests/store/test_backoff.py::test_a_push_gives_up_after_the_maximum_and_waits_for_a_person",)),
+    # -- H2: pulled records ---------------------------------------------------------------------------
+    Mutation("H2 pull: ignore next attempt", "conversion_sync/store/staging.py",
+             "or_(sr.c.next_attempt_at.is_(None), sr.c.next_attempt_at <= now))",
+             "or_(sr.c.next_attempt_at.is_(None), sr.c.next_attempt_at.is_not(None)))",
+             ("tests/store/test_backoff.py::test_a_pulled_record_that_fails_backs_off_doubling_to_a_cap",
+              "tests/integration/test_retry_backoff.py::test_a_pulled_record_that_fails_waits_until_due_and_a_fix_goes_through_at_once")),
+    Mutation("H2 pull: constant delay", "conversion_sync/store/staging.py",
+             "delay = min(max_seconds, base_seconds * 2 ** (tries - 1))", "delay = min(max_seconds, base_seconds)",
+             ("tests/store/test_backoff.py::test_a_pulled_record_that_fails_backs_off_doubling_to_a_cap",
+              "tests/integration/test_retry_backoff.py::test_a_pulled_record_that_fails_waits_until_due_and_a_fix_goes_through_at_once")),
+    Mutation("H2 pull: no fresh start on change", "conversion_sync/store/staging.py",
+             "attempts=0, last_error=None, next_attempt_at=None), updates)", "), updates)",
+             ("tests/store/test_backoff.py::test_a_pulled_record_changed_in_salesforce_gets_a_fresh_start",
+              "tests/integration/test_retry_backoff.py::test_a_pulled_record_that_fails_waits_until_due_and_a_fix_goes_through_at_once")),
+    Mutation("H2 pull: a re-pull resets the backoff", "conversion_sync/store/staging.py",
+             "        if row.fields == record.fields and row.system_modstamp == record.system_modstamp:\n"
+             "            counts[\"unchanged\"] += 1\n            continue",
+             "        if False:\n            continue",
+             ("tests/store/test_backoff.py::test_re_pulling_the_same_failing_record_keeps_its_backoff",
+              "tests/integration/test_retry_backoff.py::test_a_pulled_record_that_fails_waits_until_due_and_a_fix_goes_through_at_once")),
+]
+
+
+def _pytest(tests: tuple[str, ...] | list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                           "-k", "not postgres", *tests], cwd=ROOT, capture_output=True, text=True)
+
+
+def run(mutation: Mutation) -> bool:
+    """True when every test listed for the mutation fails with it applied."""
+    path = ROOT / mutation.path
+    original = path.read_text()
+    if original.count(mutation.old) != 1:
+        print(f"?? {mutation.name}: the code to mutate is not in {mutation.path} exactly once (moved?)")
+        return False
+    survived_by = []
+    try:
+        path.write_text(original.replace(mutation.old, mutation.new))
+        for test in mutation.tests:
+            if _pytest([test]).returncode == 0:
+                survived_by.append(test)
+    finally:
+        path.write_text(original)
+    killed = not survived_by
+    print(f"{'killed  ' if killed else 'SURVIVED'} {mutation.name}"
+          + "".join(f"\n    passes anyway: {test}" for test in survived_by))
+    return killed
+
+
+def main(prefixes: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not prefixes or any(m.name.startswith(p) for p in prefixes)]
+    clean = _pytest(sorted({test for m in chosen for test in m.tests}))
+    if clean.returncode != 0:
+        print("the tests fail without any mutation; fix them first\n" + clean.stdout[-3000:])
+        return 2
+    survived = [m.name for m in chosen if not run(m)]
+    print(f"{len(chosen) - len(survived)} of {len(chosen)} mutations killed")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
