@@ -71,6 +71,19 @@ MUTATIONS = [
              "        if False:\n            continue",
              ("tests/store/test_backoff.py::test_re_pulling_the_same_failing_record_keeps_its_backoff",
               "tests/integration/test_retry_backoff.py::test_a_pulled_record_that_fails_waits_until_due_and_a_fix_goes_through_at_once")),
+    # -- R4e: (SystemModstamp, Id) order ---------------------------------------------------------------
+    Mutation("R4e: applier sorts by Id", "conversion_sync/sync/pull.py",
+             "for record in sorted(records, key=lambda r: r.order_key):",
+             "for record in sorted(records, key=lambda r: r.salesforce_id):",
+             ("tests/integration/test_apply_order.py",)),
+    Mutation("R4e: store hands out pending records by Id", "conversion_sync/store/staging.py",
+             ".order_by(sr.c.system_modstamp, sr.c.salesforce_id).limit(batch_size))",
+             ".order_by(sr.c.salesforce_id).limit(batch_size))",
+             ("tests/integration/test_apply_order.py",)),
+    Mutation("R4e: order key is the Id", "conversion_sync/sync/records.py",
+             "return (self.system_modstamp, self.salesforce_id)",
+             "return (self.salesforce_id, self.salesforce_id)",
+             ("tests/integration/test_apply_order.py",)),
 ]
 
 
