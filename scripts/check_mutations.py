@@ -84,6 +84,24 @@ MUTATIONS = [
              "return (self.system_modstamp, self.salesforce_id)",
              "return (self.salesforce_id, self.salesforce_id)",
              ("tests/integration/test_apply_order.py",)),
+    # -- R4d: 15-character ids from Salesforce -----------------------------------------------------------
+    Mutation("R4d: pulled Id kept as given", "conversion_sync/sync/records.py",
+             'salesforce_id=to_18(raw["Id"]),', 'salesforce_id=raw["Id"],',
+             ("tests/integration/test_short_ids.py",)),
+    Mutation("R4d: pulled AccountId kept as given", "conversion_sync/sync/records.py",
+             'account_id=to_18_or_none(raw.get("AccountId")),', 'account_id=raw.get("AccountId"),',
+             ("tests/integration/test_short_ids.py",)),
+    Mutation("R4d: pulled ConvertedContactId kept as given", "conversion_sync/sync/records.py",
+             'converted_contact_id=to_18_or_none(raw.get("ConvertedContactId")),',
+             'converted_contact_id=raw.get("ConvertedContactId"),',
+             ("tests/integration/test_short_ids.py",)),
+    Mutation("R4d: pulled ConvertedAccountId kept as given", "conversion_sync/sync/records.py",
+             'converted_account_id=to_18_or_none(raw.get("ConvertedAccountId")),',
+             'converted_account_id=raw.get("ConvertedAccountId"),',
+             ("tests/integration/test_short_ids.py",)),
+    Mutation("R4d: to_18 returns its input", "conversion_sync/sync/ids.py",
+             "    return id15 + checksum_suffix(id15)", "    return candidate",
+             ("tests/integration/test_short_ids.py",)),
 ]
 
 
