@@ -102,6 +102,10 @@ MUTATIONS = [
     Mutation("R4d: to_18 returns its input", "conversion_sync/sync/ids.py",
              "    return id15 + checksum_suffix(id15)", "    return candidate",
              ("tests/integration/test_short_ids.py",)),
+    # -- P5: a converted Lead is never written -----------------------------------------------------------
+    Mutation("P5: converted Leads are push candidates", "conversion_sync/store/push.py",
+             "sr.c.is_converted.is_(False), _due(now)))", "_due(now)))",
+             ("tests/integration/test_push_converted_lead.py",)),
 ]
 
 
