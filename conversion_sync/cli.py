@@ -27,6 +27,25 @@ log = logging.getLogger(__name__)
 NOT_YET: dict[str, str] = {}   # command -> the issue it lands with (none pending)
 
 
+def _whole(text: str, *, low: int, high: int, what: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"{what} must be between {low} and {high} (got {text[:40]})")
+    return number
+
+
+def _contact_id(text: str) -> int:
+    """A contact id as the database can hold it (BIGINT), so no id reaches it as an overflow."""
+    return _whole(text, low=1, high=2**63 - 1, what="a contact id")
+
+
+def _count(text: str) -> int:
+    return _whole(text, low=0, high=1_000_000_000, what="a count")
+
+
 def _parser() -> argparse.ArgumentParser:
     # --json is accepted before or after the command; the subcommands' copy must not reset the
     # top-level value to False (argparse would), hence SUPPRESS there.
@@ -45,13 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     contacts = commands.add_parser("contacts", parents=[common], help="list, add, import, edit, push, merge contacts")
     sub = contacts.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = sub.add_parser("list", parents=[common], help="list contacts")
-    listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--limit", type=_count, default=50)
+    listing.add_argument("--offset", type=_count, default=0)
     listing.add_argument("--email")
     listing.add_argument("--push-state", choices=PUSH_STATES,
                          help="only contacts in this push state (none: never queued for Salesforce)")
     show = sub.add_parser("show", parents=[common], help="one contact with its history")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=_contact_id)
     add = sub.add_parser("add", parents=[common], help="add or identify a contact")
     add.add_argument("--email")
     add.add_argument("--first-name")
@@ -71,26 +90,26 @@ def _parser() -> argparse.ArgumentParser:
     choice.add_argument("--sync-to-salesforce", dest="sync", action="store_const", const="immediate")
     choice.add_argument("--skip-salesforce", dest="sync", action="store_const", const="skip")
     setting = sub.add_parser("set", parents=[common], help="edit one field of a contact in Conversion")
-    setting.add_argument("id", type=int)
+    setting.add_argument("id", type=_contact_id)
     setting.add_argument("field")
     setting.add_argument("value")
     push = sub.add_parser("push", parents=[common], help="push contacts to Salesforce now")
-    push.add_argument("ids", nargs="*", type=int)
+    push.add_argument("ids", nargs="*", type=_contact_id)
     push.add_argument("--all-skipped", action="store_true")
     merge = sub.add_parser("merge", parents=[common], help="merge REMOVE into KEEP")
-    merge.add_argument("keep", type=int)
-    merge.add_argument("remove", type=int)
+    merge.add_argument("keep", type=_contact_id)
+    merge.add_argument("remove", type=_contact_id)
 
     warnings = commands.add_parser("warnings", parents=[common], help="sync warnings")
     wsub = warnings.add_subparsers(dest="action", metavar="ACTION", required=True)
     wlist = wsub.add_parser("list", parents=[common], help="open warnings, newest first")
     wlist.add_argument("--all", action="store_true", help="include resolved and dismissed warnings")
     wlist.add_argument("--kind", choices=WARNING_KINDS)
-    wlist.add_argument("--limit", type=int, default=100)
+    wlist.add_argument("--limit", type=_count, default=100)
     for action, what in (("resolve", "mark warnings resolved (their cause is fixed)"),
                          ("dismiss", "dismiss warnings (nothing to fix)")):
         closing = wsub.add_parser(action, parents=[common], help=what)
-        closing.add_argument("ids", nargs="+", type=int, metavar="ID")
+        closing.add_argument("ids", nargs="+", type=_contact_id, metavar="ID")
         closing.add_argument("--by", help="who closes them (default: your login name)")
 
     commands.add_parser("sandbox", help="run the sandbox Salesforce org (see `conversion-sync sandbox --help`)",
@@ -202,7 +221,8 @@ def cmd_sync(args) -> tuple[Any, str]:
     from conversion_sync.cli_text import cycle_text
     from conversion_sync.service.cycle import run_sync_cycle
 
-    result = run_sync_cycle()
+    # R1: a sync already running is waited for, and the wait said in one sentence.
+    result = run_sync_cycle(on_wait=lambda sentence: print(f"conversion-sync: {sentence}", file=sys.stderr, flush=True))
     return _run_payload(result), cycle_text(result)
 
 
@@ -291,7 +311,8 @@ def cmd_contacts_import(args) -> tuple[Any, str]:
     summary, ignored = import_csv(_engine(), load_sync_settings(), Path(args.file), sync=args.sync, now=_now())
     lines = [f"line {o.line}: {o.error}" for o in summary.failed]
     if ignored:
-        lines.append(f"ignored columns: {', '.join(ignored)}")
+        columns = ", ".join(ignored)
+        lines.append(f"ignored columns: {columns if len(columns) <= 200 else columns[:200] + '...'}")
     lines.append(f"{len(summary.outcomes)} rows: {summary.created} contacts created, {summary.matched} matched "
                  f"existing contacts, {len(summary.failed)} rejected")
     payload = {"rows": len(summary.outcomes), "created": summary.created, "matched": summary.matched,

@@ -112,7 +112,7 @@ def load_sync_settings(environ: Mapping[str, str] | None = None) -> SyncSettings
 
 def settings_from_mapping(raw: Mapping[str, Any], source: str = "settings") -> SyncSettings:
     """Validate a mapping of overrides (the YAML file's content) into `SyncSettings`."""
-    unknown = sorted(set(raw) - _SETTING_KEYS)
+    unknown = sorted(str(key) for key in set(raw) - _SETTING_KEYS)
     if unknown:
         raise ConfigError(f"{source}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(_SETTING_KEYS))}).")
     base = SyncSettings()
@@ -160,7 +160,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"CONVERSION_SYNC_CONFIG names {path}, which is not a readable file.")
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} (named by CONVERSION_SYNC_CONFIG) is not UTF-8 text (byte {exc.start}); "
+                          "save it as UTF-8.") from None
+    except OSError as exc:
+        raise ConfigError(f"CONVERSION_SYNC_CONFIG names {path}, which cannot be read "
+                          f"({exc.strerror or exc}).") from None
+    try:
+        content = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
@@ -172,15 +180,27 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return content
 
 
+# Whole-number settings stop here: a year of seconds, or a billion of anything else, is already
+# far beyond sense, and larger values overflow date arithmetic later.
+_MAX_SECONDS = 366 * 24 * 3600
+_MAX_COUNT = 1_000_000_000
+
+
 def _whole_seconds(value: Any, name: str, minimum: int = 0) -> int:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a whole number (got {shown}).")
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number (got {value!r}).") from None
+        raise ConfigError(f"{name} must be a whole number (got {shown}).") from None
     if isinstance(value, float) and value != number:
-        raise ConfigError(f"{name} must be a whole number (got {value!r}).")
+        raise ConfigError(f"{name} must be a whole number (got {shown}).")
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum} (got {number}).")
+    maximum = _MAX_SECONDS if "seconds" in name.lower() else _MAX_COUNT
+    if number > maximum:
+        raise ConfigError(f"{name} must be at most {maximum} (got {shown}).")
     return number
 
 
@@ -211,7 +231,7 @@ def _mappings(defaults: Mapping[str, Mapping[str, Any]], overrides: Any, *, know
             raise ConfigError(f"{source}: {what}.{name} must be a mapping like {{salesforce: Title, preference: two_way}}.")
         extra = set(spec) - {"salesforce", "preference"}
         if extra:
-            raise ConfigError(f"{source}: unknown key '{sorted(extra)[0]}' under {what}.{name} (use salesforce and preference).")
+            raise ConfigError(f"{source}: unknown key '{sorted(map(str, extra))[0]}' under {what}.{name} (use salesforce and preference).")
         combined = dict(merged.get(name, {}))
         combined.update(spec)
         merged[name] = combined

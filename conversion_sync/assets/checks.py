@@ -5,7 +5,9 @@ import dagster as dg
 from sqlalchemy import and_, func, select
 
 from conversion_sync.assets.conversion import contacts
+from conversion_sync.assets.push import salesforce_push
 from conversion_sync.resources.database import ConversionDatabase
+from conversion_sync.store import health
 from conversion_sync.store.schema import companies as companies_table
 from conversion_sync.store.schema import contacts as contacts_table
 from conversion_sync.store.schema import salesforce_records
@@ -60,3 +62,45 @@ def duplicate_emails(database: ConversionDatabase) -> dg.AssetCheckResult:
 
 contact_checks = [salesforce_id_linked_once, linked_contacts_have_email, contacts_in_their_account_company,
                   duplicate_emails]
+
+
+def _previous_evaluation(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey, run_id: str) -> dict:
+    """The metadata of this check's last evaluation in an earlier run (empty if none); this
+    run's own record is only planned so far."""
+    records = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=5)
+    for record in records:
+        if record.run_id == run_id or record.event is None or record.event.dagster_event is None:
+            continue
+        metadata = getattr(record.event.dagster_event.event_specific_data, "metadata", None)
+        if metadata:
+            return {key: getattr(value, "value", value) for key, value in metadata.items()}
+    return {}
+
+
+@dg.asset_check(asset=contacts, blocking=False,
+                description="The backlog is not growing: records failing to apply and contacts failing to push "
+                            "are no more than at the previous sync (a warning, never a failure).")
+def backlog_not_growing(context: dg.AssetCheckExecutionContext, database: ConversionDatabase) -> dg.AssetCheckResult:
+    with database.engine().connect() as conn:
+        now = health.backlog(conn)
+    before = _previous_evaluation(context.instance, dg.AssetCheckKey(contacts.key, "backlog_not_growing"),
+                                  context.run.run_id)
+    failing = now["records_failed"] + now["contacts_failing"]
+    failing_before = before.get("failing")
+    grew = failing_before is not None and failing > int(failing_before)
+    return dg.AssetCheckResult(passed=not grew, severity=dg.AssetCheckSeverity.WARN, metadata={
+        **now, "failing": failing, "failing_at_previous_sync": int(failing_before) if failing_before is not None else -1})
+
+
+@dg.asset_check(asset=salesforce_push, blocking=False,
+                description="No contact is failing to push to Salesforce (a warning: each is retried with backoff; "
+                            "one that gave up waits for `conversion-sync contacts push ID`).")
+def push_errors(database: ConversionDatabase) -> dg.AssetCheckResult:
+    with database.engine().connect() as conn:
+        errors = health.push_errors_by_code(conn)
+    return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"contacts_failing": sum(errors.values()),
+                                         **{f"code_{code.lower()}": n for code, n in errors.items()}})
+
+
+health_checks = [backlog_not_growing, push_errors]

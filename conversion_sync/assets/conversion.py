@@ -7,17 +7,25 @@ import dagster as dg
 from sqlalchemy import select
 
 from conversion_sync.assets.runtime import (
-    count_metadata,
+    add_partition_counts,
+    hold_sync,
+    number_metadata,
     partitioned_sync_asset,
     record_step,
     recorded_step,
     run_partitions,
+    table_metadata,
 )
 from conversion_sync.assets.salesforce import salesforce_accounts, salesforce_contacts, salesforce_leads
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.apply import apply_accounts, apply_people
+from conversion_sync.store import health
+from conversion_sync.store.schema import companies as companies_table
+from conversion_sync.store.schema import contacts as contacts_table
 from conversion_sync.store.schema import sync_warnings
+from conversion_sync.sync.windows import partition_finder
 
+WARNING_KINDS = ("duplicate_email", "duplicate", "push_error", "field_hidden")
 COMPANY_COUNTS = ["applied", "created", "updated", "unlinked", "failed"]
 CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "updated", "moved_company",
                   "relinked", "unlinked", "folded", "skipped_no_email", "skipped_converted", "failed", "warnings"]
@@ -27,18 +35,24 @@ CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "upda
     deps=[salesforce_accounts, salesforce_contacts, salesforce_leads],
     group_name="conversion",
     kinds={"sql"},
+    metadata=table_metadata(companies_table, table_name="companies"),
     description="Companies: one per Salesforce Account, linked by Account id; a deleted Account "
                 "unlinks its company. Field values follow each field's sync preference.",
 )
 def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
     counts = _apply_step(context, database, "companies", apply_accounts)
-    return dg.MaterializeResult(metadata=count_metadata(counts, COMPANY_COUNTS))
+    add_partition_counts(context, counts.by_partition, COMPANY_COUNTS)
+    with database.engine().connect() as conn:
+        rows = health.table_rows(conn, "companies")
+    return dg.MaterializeResult(metadata={**table_metadata(companies_table, table_name="companies", row_count=rows),
+                                          "run_applied": dg.MetadataValue.int(int(counts["applied"]))})
 
 
 @partitioned_sync_asset(
     deps=[companies, salesforce_contacts, salesforce_leads],
     group_name="conversion",
     kinds={"sql"},
+    metadata=table_metadata(contacts_table, table_name="contacts"),
     description="Contacts matched to Salesforce Leads and Contacts: by Salesforce id, then by email, "
                 "else created; field values follow each field's sync preference; each contact is in its "
                 "Account's company; a converted Lead hands its contact to the Contact; Salesforce deletes "
@@ -47,18 +61,36 @@ def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -
 )
 def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
     counts = _apply_step(context, database, "contacts", apply_people)
-    metadata = count_metadata(counts, CONTACT_COUNTS)
+    add_partition_counts(context, counts.by_partition, CONTACT_COUNTS)
+    metadata = {"run_applied": dg.MetadataValue.int(int(counts["applied"])), **health_metadata(database.engine())}
     metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(database.engine(), context.run.run_id))
     return dg.MaterializeResult(metadata=metadata)
+
+
+def health_metadata(engine) -> dict:
+    """The sync's health as numbers, plotted over time: the contacts table's rows, the backlog
+    (records to apply, failing; contacts queued for Salesforce, failing), open warnings by kind
+    and push errors by Salesforce error code."""
+    with engine.connect() as conn:
+        rows = health.table_rows(conn, "contacts")
+        waiting = health.backlog(conn)
+        warnings = health.open_warnings_by_kind(conn)
+        errors = health.push_errors_by_code(conn)
+    return {**table_metadata(contacts_table, table_name="contacts", row_count=rows),
+            **{key: dg.MetadataValue.int(value) for key, value in waiting.items()},
+            **number_metadata("open_warnings", warnings, WARNING_KINDS),
+            **number_metadata("push_errors", errors)}
 
 
 def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase, step: str, apply) -> Counter:
     """Apply the mirror's pending records under the sync lock, and record the step for `status`."""
     engine, settings, run_id = database.engine(), database.settings(), context.run.run_id
-    partition = run_partitions(context)[-1][0]
-    with database.sync_lock(holder=f"run {run_id[:8]} {step}"), \
-            recorded_step(engine, run_id, step, partition) as started:
-        counts = apply(engine, settings, run_id=run_id, now=started, progress=context.log.info)
+    partitions = run_partitions(context)
+    partition = partitions[-1][0]
+    hold_sync(context, database)
+    with recorded_step(engine, run_id, step, partition) as started:
+        counts = apply(engine, settings, run_id=run_id, now=started, progress=context.log.info,
+                       partition_of=partition_finder(partitions))
         record_step(engine, run_id, step, partition, started, status="success", stats=counts)
     return counts
 

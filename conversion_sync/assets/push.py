@@ -5,16 +5,37 @@ import dagster as dg
 from pydantic import Field
 
 from conversion_sync.assets.conversion import contacts
-from conversion_sync.assets.runtime import OWNERS, count_metadata, record_step, recorded_step
+from conversion_sync.assets.runtime import (
+    OWNERS,
+    SYNC_FRESHNESS,
+    api_metadata,
+    count_metadata,
+    hold_sync,
+    number_metadata,
+    record_step,
+    recorded_step,
+    table_metadata,
+)
 from conversion_sync.partitions import SYNC_POOL
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource
 from conversion_sync.service.push import REJECTED_BY, push
+from conversion_sync.store import health
 from conversion_sync.store.identity import request_push
 from conversion_sync.store.queries import rejected_push_ids
+from conversion_sync.store.schema import contacts as contacts_table
 
 PUSH_COUNTS = ["linked_in_salesforce", "created_in_salesforce", "updated_in_salesforce", "fields_pushed",
                "rejected", "mirrored", "api_calls"]
+
+
+PUSH_COLUMNS = ["id", "email", "salesforce_id", "salesforce_object", "salesforce_sync", "push_state", "push_error",
+                "push_attempts", "push_next_attempt_at"]
+
+
+def _push_table(row_count: int | None = None) -> dict:
+    return table_metadata(contacts_table, table_name="contacts (push state)", row_count=row_count,
+                          columns=PUSH_COLUMNS)
 
 
 class PushConfig(dg.Config):
@@ -32,9 +53,14 @@ class PushConfig(dg.Config):
 @dg.asset(
     deps=[contacts],
     pool=SYNC_POOL,
-    group_name="salesforce",
+    # Its own group: the salesforce and conversion groups hold only the daily-partitioned assets,
+    # so "Materialize all" on either (or both) backfills a range as one run; the push is not
+    # partitioned (it sends what is due now) and runs at the end of every sync_job.
+    group_name="push",
     kinds={"salesforce"},
     owners=OWNERS,
+    freshness_policy=SYNC_FRESHNESS,
+    metadata=_push_table(),
     description="Conversion -> Salesforce: queued contacts are linked to an existing Contact/Lead with their "
                 "email or created (never twice); Conversion edits go out as each field's preference allows. "
                 "Launch push_job with contact_ids or all_skipped to push skipped contacts.",
@@ -43,8 +69,8 @@ def salesforce_push(context: dg.AssetExecutionContext, config: PushConfig, sales
                     database: ConversionDatabase) -> dg.MaterializeResult:
     settings, engine = database.settings(), database.engine()
     run_id = context.run.run_id
-    with database.sync_lock(holder=f"run {run_id[:8]} salesforce_push"), \
-            recorded_step(engine, run_id, "salesforce_push", None) as started:
+    hold_sync(context, database)
+    with recorded_step(engine, run_id, "salesforce_push", None) as started:
         only = None
         if config.contact_ids or config.all_skipped or config.retry_failed:
             with engine.begin() as conn:
@@ -56,8 +82,16 @@ def salesforce_push(context: dg.AssetExecutionContext, config: PushConfig, sales
                       progress=context.log.info)
         record_step(engine, run_id, "salesforce_push", None, started, status="success",
                     stats={**result.counts, "stopped": result.stopped})
-    metadata = count_metadata(result.counts, PUSH_COUNTS)
-    # Rejections per Salesforce error code ("rejected/UNABLE_TO_LOCK_ROW": 200), numbers the UI can plot.
+    with engine.connect() as conn:
+        waiting = health.backlog(conn)
+        errors = health.push_errors_by_code(conn)
+        rows, linked = health.table_rows(conn, "contacts"), health.linked_contacts(conn)
+    metadata = {**count_metadata(result.counts, PUSH_COUNTS), **_push_table(rows), **api_metadata(client.usage),
+                "contacts_linked": dg.MetadataValue.int(linked),
+                "contacts_queued": dg.MetadataValue.int(waiting["contacts_queued"]),
+                "contacts_failing": dg.MetadataValue.int(waiting["contacts_failing"]),
+                **number_metadata("push_errors", errors)}
+    # This run's rejections per Salesforce error code ("rejected/UNABLE_TO_LOCK_ROW": 200).
     metadata.update({f"{REJECTED_BY}{code}": dg.MetadataValue.int(n)
                      for code, n in sorted(result.rejected_by_code.items())})
     if result.stopped:

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any, Mapping
 
 import dagster as dg
-from sqlalchemy import insert, update
+from sqlalchemy import Table, insert, update
 
 from conversion_sync.partitions import SYNC_POOL, MODE_TAG, first_partition_start, partition_bounds, sync_partitions
 from conversion_sync.service.failures import domain_error, sentence
@@ -16,13 +16,30 @@ from conversion_sync.sync.windows import PullWindow, plan_window
 
 
 OWNERS = ["team:data-engineering"]
+# Freshness (Dagster's own policy, evaluated by the daemon between runs): a sync every 5
+# minutes is healthy; no successful sync for 15 minutes is a warning, for an hour a failure.
+SYNC_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=1),
+                                                warn_window=dt.timedelta(minutes=15))
 
 
 def partitioned_sync_asset(**kwargs: Any) -> Any:
     """@asset for the partitioned sync steps: daily partitions, one run per backfilled range, the
     sync pool (one sync run at a time), the data team as owner."""
     return dg.asset(partitions_def=sync_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-                    pool=SYNC_POOL, owners=OWNERS, **kwargs)
+                    pool=SYNC_POOL, owners=OWNERS, freshness_policy=SYNC_FRESHNESS, **kwargs)
+
+
+def hold_sync(context: dg.AssetExecutionContext, database: Any) -> None:
+    """R1: take the sync for this whole run at its first step (later steps re-enter it); it is
+    let go when the run has ended. A step that has to wait says for which run, in the run's log."""
+    run_id, instance = context.run.run_id, context.instance
+
+    def still_running() -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and not run.is_finished
+
+    database.hold_sync_for_run(run_id, holder=f"run {run_id[:8]} ({context.run.job_name})",
+                               still_running=still_running, on_wait=context.log.info)
 
 
 def utcnow() -> dt.datetime:
@@ -49,6 +66,52 @@ def window_for(context: dg.AssetExecutionContext, *, live_watermark: dt.datetime
 def count_metadata(counts: Mapping[str, int], keys: list[str]) -> dict[str, Any]:
     """Every H1 count as a number (the UI plots numeric metadata over time), zeros included."""
     return {key: dg.MetadataValue.int(int(counts.get(key, 0))) for key in keys}
+
+
+def add_partition_counts(context: dg.AssetExecutionContext, by_partition: Mapping[str, Mapping[str, int]],
+                         keys: list[str]) -> None:
+    """Each partition of the run gets its own counts (a range backfill or the first sync covers
+    several days: every day shows what that day held, not the range's total)."""
+    for key in context.partition_keys:
+        context.add_asset_metadata(count_metadata(by_partition.get(key, {}), keys), partition_key=key)
+
+
+def table_metadata(table: Table, *, table_name: str, row_count: int | None = None,
+                   columns: list[str] | None = None) -> dict[str, Any]:
+    """dagster/table_name, dagster/column_schema (the Conversion table's columns) and, when
+    given, dagster/row_count = the rows in that table now (not the rows a run pulled)."""
+    chosen = [c for c in table.columns if columns is None or c.name in columns]
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn(name=c.name, type=_type_name(c),
+                       constraints=dg.TableColumnConstraints(nullable=bool(c.nullable), unique=bool(c.unique)))
+        for c in chosen])
+    metadata: dict[str, Any] = {"dagster/table_name": dg.MetadataValue.text(table_name),
+                                "dagster/column_schema": dg.MetadataValue.table_schema(schema)}
+    if row_count is not None:
+        metadata["dagster/row_count"] = dg.MetadataValue.int(int(row_count))
+    return metadata
+
+
+def _type_name(column) -> str:
+    try:
+        return str(column.type.compile()).lower()
+    except Exception:  # a TypeDecorator without a default dialect name
+        return type(column.type).__name__.lower()
+
+
+def api_metadata(usage) -> dict[str, Any]:
+    """The org's API usage as numbers (H3), plotted over time: used, daily limit, share used."""
+    used, limit = int(usage.used or 0), int(usage.limit or 0)
+    return {"api_used": dg.MetadataValue.int(used), "api_limit": dg.MetadataValue.int(limit),
+            "api_share": dg.MetadataValue.float(round(used / limit, 4) if limit else 0.0)}
+
+
+def number_metadata(prefix: str, counts: Mapping[str, int], always: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`prefix_<name>` = count for each name (those in `always` even when zero), and `prefix` = the total."""
+    names = sorted(set(always) | set(counts))
+    metadata = {f"{prefix}_{name.lower()}": dg.MetadataValue.int(int(counts.get(name, 0))) for name in names}
+    metadata[prefix] = dg.MetadataValue.int(int(sum(counts.values())))
+    return metadata
 
 
 def timestamp(value: dt.datetime | None) -> Any:

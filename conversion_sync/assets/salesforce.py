@@ -5,11 +5,15 @@ partition (or a range of them, in one run) at a time."""
 import dagster as dg
 
 from conversion_sync.assets.runtime import (
+    add_partition_counts,
+    api_metadata,
     count_metadata,
+    hold_sync,
     partitioned_sync_asset,
     record_step,
     recorded_step,
     run_partitions,
+    table_metadata,
     timestamp,
     utcnow,
     window_for,
@@ -18,9 +22,32 @@ from conversion_sync.partitions import partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource
 from conversion_sync.service.extract import extract
-from conversion_sync.store import watermarks
+from conversion_sync.store import health, watermarks
+from conversion_sync.store.schema import salesforce_records
 
-EXTRACT_COUNTS = ["pulled", "new", "changed", "unchanged", "stale", "related", "api_calls"]
+# Per partition: what the run pulled and staged for that day (SystemModstamp).
+EXTRACT_COUNTS = ["pulled", "new", "changed", "unchanged", "stale", "related"]
+COMPLETENESS = "pulled_all_records"
+
+
+def _mirror_table(sobject: str) -> dict:
+    return table_metadata(salesforce_records, table_name=f"salesforce_records ({sobject})")
+
+
+def _completeness(stats) -> dg.AssetCheckResult:
+    """Extract completeness: a full window (the first sync, a backfill of more than a day) is
+    counted with COUNT() first; the pull must bring at least that many records (records that
+    change during the pull may add some). A shorter window is not counted (no extra API call)."""
+    expected = stats.counts.get("expected")
+    pulled = int(stats.counts.get("pulled", 0))
+    if expected is None or stats.stopped:
+        why = "stopped early" if stats.stopped else "window under a day, not counted"
+        return dg.AssetCheckResult(check_name=COMPLETENESS, passed=True,
+                                   metadata={"pulled": pulled, "note": why})
+    return dg.AssetCheckResult(check_name=COMPLETENESS, passed=pulled >= int(expected),
+                               severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"pulled": pulled, "salesforce_count": int(expected),
+                                         "missing": max(0, int(expected) - pulled)})
 
 
 def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.AssetsDefinition:
@@ -29,6 +56,10 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
         deps=deps,
         group_name="salesforce",
         kinds={"salesforce", "sql"},
+        metadata=_mirror_table(sobject),
+        check_specs=[dg.AssetCheckSpec(COMPLETENESS, asset=name, blocking=False,
+                                       description="The pull brought every record Salesforce counts (COUNT()) "
+                                                   "in a full window.")],
         description=(f"Salesforce {sobject}s as last seen (the staging mirror), pulled by SystemModstamp window: "
                      "incremental from the watermark, or whole days for a backfill. Deleted and merged "
                      "records come through queryAll."),
@@ -39,9 +70,12 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
         engine = database.engine()
         if not getattr(settings, switch):
             context.log.info("%s are switched off (%s: false); nothing pulled", sobject, switch)
-            return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"{switch} is false")})
-        with database.sync_lock(holder=f"run {context.run.run_id[:8]} {name}"), \
-                recorded_step(engine, context.run.run_id, name, run_partitions(context)[-1][0]) as started:
+            return dg.MaterializeResult(
+                metadata={"skipped": dg.MetadataValue.text(f"{switch} is false")},
+                check_results=[dg.AssetCheckResult(check_name=COMPLETENESS, passed=True,
+                                                   metadata={"note": f"{switch} is false"})])
+        hold_sync(context, database)
+        with recorded_step(engine, context.run.run_id, name, run_partitions(context)[-1][0]) as started:
             client = salesforce.client(budget_share=settings.api_budget_share)
             with engine.connect() as conn:
                 live = watermarks.live_watermark(conn, sobject)
@@ -57,15 +91,24 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
                         stats={**stats.counts, "stopped": stats.stopped, "hidden_fields": stats.hidden,
                                "watermark_before": _iso(stats.watermark_before),
                                "watermark_after": _iso(stats.watermark_after)})
+            with engine.connect() as conn:
+                rows = health.mirror_rows(conn, sobject)
+                waiting = health.backlog(conn, (sobject,))
+        add_partition_counts(context, stats.by_partition, EXTRACT_COUNTS)
+        # The run's own numbers (the same on every partition it covered); the per-day counts
+        # above override pulled/new/... for each partition.
         metadata = {
-            **count_metadata(stats.counts, EXTRACT_COUNTS),
+            **_mirror_table(sobject),
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            "window_pulled": dg.MetadataValue.int(int(stats.counts["pulled"])),
+            "api_calls": dg.MetadataValue.int(int(client.usage.total)),
+            **api_metadata(client.usage),
+            "records_pending": dg.MetadataValue.int(waiting["records_pending"]),
+            "records_failed": dg.MetadataValue.int(waiting["records_failed"]),
             "api": dg.MetadataValue.text(stats.api),
             "window": dg.MetadataValue.text(window.describe()),
             "watermark_before": timestamp(stats.watermark_before),
             "watermark_after": timestamp(stats.watermark_after),
-            "api_usage": dg.MetadataValue.text(f"{client.usage.used}/{client.usage.limit}"
-                                               if client.usage.limit else "unknown"),
-            "dagster/row_count": dg.MetadataValue.int(int(stats.counts["pulled"])),
         }
         if stats.hidden:   # R5: mapped fields the integration user cannot see, left out of the sync
             metadata["hidden_fields"] = dg.MetadataValue.text(", ".join(f"{sobject}.{n}" for n in stats.hidden))
@@ -74,7 +117,7 @@ def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.Asset
         if stats.stopped:
             metadata["stopped"] = dg.MetadataValue.text(stats.stopped)
             context.log.warning(stats.stopped)
-        return dg.MaterializeResult(metadata=metadata)
+        return dg.MaterializeResult(metadata=metadata, check_results=[_completeness(stats)])
 
     return _extract
 

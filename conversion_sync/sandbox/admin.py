@@ -28,7 +28,7 @@ ADMIN_METHODS = frozenset({
     "late_commit", "now", "set_clock", "advance_clock", "use_real_clock", "counters", "reset_counters",
     "set_api_limit", "set_api_usage", "api_usage", "expire_tokens", "add_field", "add_validation_rule",
     "lock_record", "reset", "count", "inject_fault", "clear_faults", "query", "credentials", "issue_token",
-    "generate_demo_org", "hide_field", "show_field", "hidden_fields",
+    "generate_demo_org", "hide_field", "show_field", "hidden_fields", "answer_short_ids",
 })
 
 

@@ -151,6 +151,9 @@ class SandboxAdminClient:
     def clear_faults(self) -> None:
         self._call("clear_faults")
 
+    def answer_short_ids(self, enabled: bool = True) -> None:
+        self._call("answer_short_ids", enabled=enabled)
+
     def reset(self) -> None:
         self._call("reset")
 

@@ -21,6 +21,7 @@ from . import dml
 from .engine import Result, execute
 from .errors import SandboxError, not_found
 from .httpio import CSV_TYPE, Request, Response, json_response, no_content
+from .schema import ID_TYPES
 from .soql import parse
 from .values import format_rest_datetime, to_csv
 
@@ -109,6 +110,11 @@ def _csv(rows: list[list[str | None]], delimiter: str, line_ending: str) -> byte
     for row in rows:
         out.append(sep.join("" if v is None else '"' + v.replace('"', '""') + '"' for v in row))
     return (end.join(out) + end).encode("utf-8") if out else b""
+
+
+def _shorten(value: Any, ftype: str, short_ids: bool) -> Any:
+    """An id or lookup in its 15-character form when the org answers so (`answer_short_ids`)."""
+    return value[:15] if short_ids and value and ftype in ID_TYPES else value
 
 
 def _remember(org: "SandboxOrg", job: Job) -> None:
@@ -232,7 +238,8 @@ def query_results(org: "SandboxOrg", request: Request, ctx: "Context") -> Respon
     stop = min(result.total, start + max(1, max_records))
     specs = [(f.pos, f.type) for f in result.fields]
     rows: list[list[str | None]] = [[f.name for f in result.fields]]
-    rows.extend([to_csv(row[pos], ftype) for pos, ftype in specs] for row in result.rows(start, stop))
+    rows.extend([to_csv(_shorten(row[pos], ftype, org.short_ids), ftype) for pos, ftype in specs]
+                for row in result.rows(start, stop))
     next_locator = base64.b64encode(str(stop).encode()).decode().rstrip("=") if stop < result.total else "null"
     return Response(200, _csv(rows, job.delimiter, job.line_ending), CSV_TYPE,
                     {"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(stop - start)})

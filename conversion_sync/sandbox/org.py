@@ -81,6 +81,7 @@ class SandboxOrg:
         self.jobs: dict[str, Any] = {}
         # Field-level security: fields the integration user cannot see, by object (canonical names).
         self.hidden: dict[str, set[str]] = {}
+        self.short_ids = False
         if self.demo_fields:
             for sobject in ("Lead", "Contact"):
                 self._add_field(sobject, DEMO_FIELD, "string", True, True, None)
@@ -347,6 +348,12 @@ class SandboxOrg:
     def clear_faults(self) -> None:
         with self.lock:
             self.faults.clear()
+
+    def answer_short_ids(self, enabled: bool = True) -> None:
+        """Queries (REST and Bulk 2.0) answer ids and lookups in their 15-character form, as
+        reports, formula fields and older integrations hand them out (until `reset`)."""
+        with self.lock:
+            self.short_ids = bool(enabled)
 
     def reset(self) -> None:
         """Empty org with the default fields: no faults, rules, locks or cursors; counters and usage

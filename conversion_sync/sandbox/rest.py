@@ -15,7 +15,7 @@ from . import dml
 from .engine import Result
 from .errors import SandboxError, not_found
 from .httpio import JSON_TYPE, Request, Response, json_response, no_content
-from .schema import FieldDef
+from .schema import ID_TYPES, FieldDef
 from .values import format_rest_datetime, parse_datetime_text
 
 if TYPE_CHECKING:
@@ -37,15 +37,19 @@ class Cursor:
     batch: int
 
 
-def serializer(sobject: str, fields: list[FieldDef], version: str) -> Callable[[list], dict[str, Any]]:
-    """row -> REST record JSON with `attributes` and the selected fields in order."""
+def serializer(sobject: str, fields: list[FieldDef], version: str,
+               short_ids: bool = False) -> Callable[[list], dict[str, Any]]:
+    """row -> REST record JSON with `attributes` and the selected fields in order; with
+    `short_ids`, ids and lookups in their 15-character form (`SandboxOrg.answer_short_ids`)."""
     url_prefix = f"/services/data/v{version}/sobjects/{sobject}/"
-    specs = [(f.name, f.pos, f.type == "datetime") for f in fields]
+    specs = [(f.name, f.pos, f.type == "datetime", short_ids and f.type in ID_TYPES) for f in fields]
 
     def serialize(row: list) -> dict[str, Any]:
         record: dict[str, Any] = {"attributes": {"type": sobject, "url": url_prefix + row[0]}}
-        for name, pos, is_datetime in specs:
+        for name, pos, is_datetime, shorten in specs:
             value = row[pos]
+            if shorten and value:
+                value = value[:15]
             record[name] = format_rest_datetime(value) if is_datetime and value is not None else value
         return record
 
@@ -67,7 +71,7 @@ def _page(org: "SandboxOrg", locator: str | None, cursor: Cursor, start: int, ve
         record = {"attributes": {"type": "AggregateResult"}, **result.aggregate}
         return json_response(200, {"totalSize": 1, "done": True, "records": [record]})
     stop = min(start + cursor.batch, result.total)
-    serialize = serializer(result.sobject, result.fields, version)
+    serialize = serializer(result.sobject, result.fields, version, short_ids=org.short_ids)
     records = [serialize(row) for row in result.rows(start, stop)]
     body: dict[str, Any] = {"totalSize": result.total, "done": stop >= result.total}
     if stop < result.total:

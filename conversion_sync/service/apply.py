@@ -27,28 +27,62 @@ from conversion_sync.sync.records import PulledRecord
 log = logging.getLogger(__name__)
 
 
+class ApplyCounts(Counter):
+    """The counts of an apply step, and the same per partition (`by_partition`) when the step
+    was given one: each record counts on the partition of its SystemModstamp."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.by_partition: dict[str, Counter] = {}
+
+
+PartitionOf = Callable[[dt.datetime], str]
+
+
 def apply_accounts(engine: Engine, settings: SyncSettings, *, run_id: str | None, now: dt.datetime,
-                   progress: Callable[[str], None] = log.info) -> Counter:
+                   progress: Callable[[str], None] = log.info, partition_of: PartitionOf | None = None) -> ApplyCounts:
     """R6/R8 for Accounts: pending Accounts -> companies."""
     return _apply_all(engine, ["Account"], settings, run_id=run_id, now=now, progress=progress,
-                      apply_batch=_apply_account_batch)
+                      apply_batch=_apply_account_batch, partition_of=partition_of)
 
 
 def apply_people(engine: Engine, settings: SyncSettings, *, run_id: str | None, now: dt.datetime,
-                 progress: Callable[[str], None] = log.info) -> Counter:
+                 progress: Callable[[str], None] = log.info, partition_of: PartitionOf | None = None) -> ApplyCounts:
     """R3-R8 for Leads and Contacts: pending records -> contacts."""
     sobjects = [name for name, enabled in (("Lead", settings.pull_leads), ("Contact", settings.pull_contacts))
                 if enabled]
     return _apply_all(engine, sobjects, settings, run_id=run_id, now=now, progress=progress,
-                      apply_batch=_apply_people_batch)
+                      apply_batch=_apply_people_batch, partition_of=partition_of)
 
 
-def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch) -> Counter:
-    counts: Counter = Counter()
+def _by_partition(batch: list[PulledRecord], partition_of: PartitionOf | None):
+    """The batch cut where the partition changes (it is in SystemModstamp order, so the pieces
+    keep that order and applying them one after the other is applying the batch, R4e)."""
+    if partition_of is None:
+        yield None, batch
+        return
+    piece, key = [], None
+    for record in batch:
+        day = partition_of(record.system_modstamp)
+        if piece and day != key:
+            yield key, piece
+            piece = []
+        key = day
+        piece.append(record)
+    if piece:
+        yield key, piece
+
+
+def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch, partition_of=None) -> ApplyCounts:
+    counts = ApplyCounts()
     if not sobjects:
         return counts
     for batch in staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now):
-        counts.update(_apply_isolating(engine, batch, settings, run_id, now, apply_batch))
+        for key, piece in _by_partition(batch, partition_of):
+            done = _apply_isolating(engine, piece, settings, run_id, now, apply_batch)
+            counts.update(done)
+            if key is not None:
+                counts.by_partition.setdefault(key, Counter()).update(done)
         counts["batches"] += 1
         progress(f"{'/'.join(sobjects)}: {counts['applied']} records applied")
     return counts
@@ -85,6 +119,9 @@ def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Co
     result = CompanyApplier(settings.company_fields, now, read_only_fields(conn).get("Account")).apply(
         batch, companies)
     contact_store.write_company_changes(conn, result, run_id=run_id, now=now)
+    # R6: Contacts applied before their Account was seen get its new company now.
+    staging.requeue_contacts_of(conn, [c.salesforce_account_id for c in result.companies.values()
+                                       if c.is_new and c.salesforce_account_id])
     return _finish(conn, batch, result, settings, now)
 
 
@@ -98,7 +135,7 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     accounts = {r.account_id for r in batch if r.account_id and not r.is_deleted}
     accounts |= {r.converted_account_id for r in batch if r.converted_account_id}
     companies = {account: CompanyRef(company_id, name) for account, (company_id, name) in
-                 contact_store.ensure_companies(conn, accounts, now=now, run_id=run_id).items()}
+                 contact_store.companies_for_accounts(conn, accounts).items()}
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
                                            email_keys={r.email_key for r in batch if r.email_key},
                                            custom_fields=settings.custom_fields)

@@ -131,22 +131,30 @@ class CsvRow:
 
 def read_csv(path: Path, *, sync: str | None, custom_fields: Iterable[str] = ()) -> tuple[list[CsvRow], list[str]]:
     """The rows of a CSV file (UTF-8, with or without BOM) as entries, and the ignored headers."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InvalidInput(f"{path} does not exist.") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV.") from None
+    text = _read_text(path)
+    # A cell may be as long as the file: the value rule (sync/values.py) refuses a too-long
+    # value on its own row, instead of the csv module stopping the whole file at 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""))
-    headers = next(reader, None)
-    if not headers:
+    try:
+        headers = next(reader, None)
+    except csv.Error as exc:
+        raise InvalidInput(f"{path} is not a readable CSV file (line {reader.line_num}: {exc}).") from None
+    if not headers or not any(header.strip() for header in headers):
         raise InvalidInput(f"{path} is empty; the first line must name the columns (email, first_name, ...).")
     mapping, ignored = map_headers(headers, custom_fields)
     if not ({"email", "user_id", "cookie", "salesforce_id"} & set(mapping.values())):
-        raise InvalidInput(f"{path} has no email, user_id, cookie or salesforce_id column "
-                           f"(columns: {', '.join(headers)}).")
+        columns = ", ".join(headers)
+        columns = columns if len(columns) <= 200 else columns[:200] + "..."
+        raise InvalidInput(f"{path} has no email, user_id, cookie or salesforce_id column (columns: {columns}).")
     rows = []
-    for row in reader:
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            raise InvalidInput(f"{path} is not a readable CSV file (line {reader.line_num}: {exc}).") from None
+        if row is None:
+            break
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(headers):
@@ -157,6 +165,22 @@ def read_csv(path: Path, *, sync: str | None, custom_fields: Iterable[str] = ())
             email=values.pop("email", None), user_id=values.pop("user_id", None), cookie=values.pop("cookie", None),
             salesforce_id=values.pop("salesforce_id", None), traits=values, sync=sync, source="csv")))
     return rows, ignored
+
+
+def _read_text(path: Path) -> str:
+    """The file's text (UTF-8, with or without BOM); one sentence for whatever stops reading it."""
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a folder; give the CSV file to import.")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path} does not exist.") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV.") from None
+    except PermissionError:
+        raise InvalidInput(f"{path} cannot be read (permission denied).") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path} cannot be read ({exc.strerror or exc}).") from None
 
 
 def import_csv(engine: Engine, settings: SyncSettings, path: Path, *, sync: str | None = None,

@@ -24,7 +24,7 @@ from conversion_sync.service.describe import not_visible, org_fields
 from conversion_sync.store import describe as describe_store
 from conversion_sync.store import staging, watermarks
 from conversion_sync.sync.records import SYSTEM_FIELDS, from_api
-from conversion_sync.sync.windows import PullWindow, partition_watermarks
+from conversion_sync.sync.windows import PullWindow, partition_finder, partition_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ class ExtractStats:
     watermark_after: dt.datetime | None = None
     stopped: str | None = None          # why the pull stopped early (API budget)
     hidden: list[str] = field(default_factory=list)   # mapped fields left out: not visible (R5)
+    # The same counts per partition of the run: each record counts on its SystemModstamp's day.
+    by_partition: dict[str, Counter] = field(default_factory=dict)
+
+    def count(self, partition: str, key: str, n: int = 1) -> None:
+        self.by_partition.setdefault(partition, Counter())[key] += n
 
 
 def select_fields(sobject: str, settings: SyncSettings, described: dict | None = None) -> list[str]:
@@ -130,12 +135,13 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
         before = watermarks.live_watermark(conn, sobject)
     stats = ExtractStats(sobject, window, watermark_before=before, watermark_after=before)
     lists = FieldLists(engine, client, settings, now())
+    partition_of = partition_finder(partitions)
     try:
         client.limits()          # H3: read the org's usage before spending any of it
         client.check_budget()
         for attempt in (1, 2):
             try:
-                _pull(engine, client, settings, sobject, window, lists, stats, run_id, now, progress)
+                _pull(engine, client, settings, sobject, window, lists, stats, run_id, now, progress, partition_of)
                 break
             except SalesforceMalformedRequest as exc:
                 # A field hidden since the last describe: describe again and retry once (R5).
@@ -147,6 +153,7 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
                 log.warning("%s: Salesforce answered %s; described the org again, retrying with the fields it shows",
                             sobject, error_message(exc))
                 stats.counts.clear()
+                stats.by_partition.clear()
     except ApiBudgetExhausted as exc:
         stats.stopped = str(exc)
         log.warning("%s pull stopped: %s", sobject, exc)
@@ -160,14 +167,15 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
             marks[live_key] = window.upper
     with engine.begin() as conn:
         watermarks.write_watermarks(conn, sobject, marks, live_key=live_key, window_start=window.lower,
-                                    records=stats.counts["pulled"], run_id=run_id, now=now())
+                                    records={key: stats.by_partition.get(key, Counter())["pulled"] for key in marks},
+                                    run_id=run_id, now=now())
         stats.watermark_after = watermarks.live_watermark(conn, sobject)
     return stats
 
 
 def _pull(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobject: str, window: PullWindow,
           lists: FieldLists, stats: ExtractStats, run_id: str | None, now: Callable[[], dt.datetime],
-          progress: Callable[[str], None]) -> None:
+          progress: Callable[[str], None], partition_of: Callable[[dt.datetime], str]) -> None:
     fields = lists.select(sobject)
     stats.hidden = lists.hidden(sobject)
     if stats.hidden:
@@ -175,13 +183,16 @@ def _pull(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobj
     pages = _pages(client, settings, sobject, fields, window, stats)
     buffer: list = []
     for page in pages:
-        buffer.extend(from_api(sobject, raw) for raw in page)
+        records = [from_api(sobject, raw) for raw in page]
+        buffer.extend(records)
         stats.counts["pulled"] += len(page)
+        for record in records:
+            stats.count(partition_of(record.system_modstamp), "pulled")
         if len(buffer) >= STAGE_CHUNK:
-            _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists)
+            _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists, partition_of)
             buffer = []
             progress(f"{sobject}: {stats.counts['pulled']} records pulled")
-    _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists)
+    _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists, partition_of)
 
 
 def _record_hidden(engine: Engine, sobject: str, hidden: list[str], *, run_id: str | None, now: dt.datetime) -> None:
@@ -204,15 +215,22 @@ def _pages(client: SalesforceClient, settings: SyncSettings, sobject: str, field
 
 
 def _stage(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobject: str, records: list,
-           stats: ExtractStats, run_id: str | None, now: dt.datetime, lists: FieldLists) -> None:
+           stats: ExtractStats, run_id: str | None, now: dt.datetime, lists: FieldLists, partition_of) -> None:
     if not records:
         return
     with engine.connect() as conn:
         known = staging.known_ids(conn, [r.salesforce_id for r in records])
     related = _related_records(client, settings, sobject, records, known, engine, lists)
     keep = lists.keep()
+    by_day: dict[str, list] = {}
+    for record in records:
+        by_day.setdefault(partition_of(record.system_modstamp), []).append(record)
     with engine.begin() as conn:
-        stats.counts.update(staging.stage_records(conn, records, run_id=run_id, now=now, keep_fields=keep))
+        # Staged a day at a time (one upsert per day in the chunk), so each partition gets its own counts.
+        for day, day_records in by_day.items():
+            counts = staging.stage_records(conn, day_records, run_id=run_id, now=now, keep_fields=keep)
+            stats.counts.update(counts)
+            stats.by_partition.setdefault(day, Counter()).update(counts)
         if related:
             stats.counts["related"] += len(related)
             staging.stage_records(conn, related, run_id=run_id, now=now, keep_fields=keep)

@@ -9,7 +9,13 @@
    their preference allows, 200 to an sObject Collections call (Bulk API 2.0 above a threshold);
    a record Salesforce rejects keeps its error on the contact and is retried with backoff (H2)
    while the rest of the batch goes through.
-The mirror takes every value written, so neither the next pull nor the next push echoes it.
+After each write batch the written records are read back (one query per 200 ids): the mirror
+takes Salesforce's own stamps and values, and the fields written take Salesforce's
+LastModifiedDate of the write as their updated_at (R5: Salesforce's clock is the only clock for
+Salesforce data), so neither the next pull nor the next push echoes the write, and a later
+Salesforce edit always wins whatever our clock says. A contact the run had nothing to send for
+leaves the queue (H2), and a run with nothing to do makes no API call (the org's limits are read
+just before the first call).
 """
 
 from __future__ import annotations
@@ -29,12 +35,15 @@ from conversion_sync.errors import ApiBudgetExhausted, SalesforceConnectionError
 from conversion_sync.resources.salesforce import COLLECTION_LIMIT, SalesforceClient
 from conversion_sync.service.describe import can_create, can_update, org_fields
 from conversion_sync.service.extract import select_fields
+from conversion_sync.service.push_calls import LimitsFirst
+from conversion_sync.service.push_calls import read_back as _read_back
 from conversion_sync.store import push as push_store
 from conversion_sync.store import staging
 from conversion_sync.store.schema import companies
 from conversion_sync.sync.fields import normalize_value, push_to_salesforce
 from conversion_sync.sync.ids import to_18
 from conversion_sync.sync.model import ContactState, SyncEvent
+from conversion_sync.sync.push import stamp_of_our_write
 from conversion_sync.sync.records import PulledRecord, from_api, to_text
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,7 @@ log = logging.getLogger(__name__)
 LOOKUP_LIMIT = 200            # emails per look-up query: one batch of creates
 LOOKUP_CHARS = 8_000          # and at most this many characters of emails (the query goes in the URL)
 NOT_PROVIDED = "[not provided]"
+BUDGET_PAUSE = dt.timedelta(minutes=5)   # work stopped by the API budget waits this long (H3)
 
 
 REJECTED_BY = "rejected/"      # counts["rejected/UNABLE_TO_LOCK_ROW"]: rejections per Salesforce error code
@@ -80,15 +90,16 @@ def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, no
     if not settings.write_to_salesforce:
         result.stopped = "write_to_salesforce is false"
         return result
+    calls = LimitsFirst(client)
     try:
-        client.limits()
-        client.check_budget()
-        _mirror_unseen_links(engine, client, settings, contact_ids, now, run_id, counts)
-        _link_or_create(engine, client, settings, contact_ids, now, run_id, counts, progress)
-        _send_field_edits(engine, client, settings, contact_ids, now, run_id, counts, progress)
+        _mirror_unseen_links(engine, calls, settings, contact_ids, now, run_id, counts)
+        _link_or_create(engine, calls, settings, contact_ids, now, run_id, counts, progress)
+        _send_field_edits(engine, calls, settings, contact_ids, now, run_id, counts, progress)
     except ApiBudgetExhausted as exc:
         result.stopped = str(exc)
         log.warning("push stopped: %s", exc)
+        with engine.begin() as conn:     # no run every few seconds that can only read the limits again
+            push_store.defer_waiting(conn, now=now, until=now + BUDGET_PAUSE, contact_ids=contact_ids)
     counts["api_calls"] = client.usage.total
     return result
 
@@ -97,7 +108,7 @@ def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, no
 
 def _mirror_unseen_links(engine, client, settings, contact_ids, now, run_id, counts) -> None:
     with engine.connect() as conn:
-        unseen = push_store.linked_without_mirror(conn, contact_ids=contact_ids)
+        unseen = push_store.linked_without_mirror(conn, now=now, contact_ids=contact_ids)
     by_object: dict[str, list[str]] = defaultdict(list)
     for _, salesforce_id in unseen:
         by_object["Lead" if salesforce_id.startswith("00Q") else "Contact"].append(salesforce_id)
@@ -108,10 +119,17 @@ def _mirror_unseen_links(engine, client, settings, contact_ids, now, run_id, cou
             soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings, described))} FROM {sobject} "
                                "WHERE Id IN {ids}", ids=list(chunk))
             records += [from_api(sobject, raw) for raw in client.query(soql, include_deleted=True)]
-    if records:
+    found = {record.salesforce_id for record in records}
+    missing = {contact: f"Salesforce has no record {salesforce_id} (deleted, or not visible to the integration user)"
+               for contact, salesforce_id in unseen if salesforce_id not in found}
+    if records or missing:
         with engine.begin() as conn:
             staging.stage_records(conn, records, run_id=run_id, now=now)
+            push_store.record_rejected(conn, missing, run_id=run_id, now=now,
+                                       base_seconds=settings.push_retry_base_seconds,
+                                       max_attempts=settings.push_max_attempts)
         counts["mirrored"] += len(records)
+        counts["rejected"] += len(missing)
 
 
 # -- step 1: P4 ----------------------------------------------------------------------------------------
@@ -202,25 +220,43 @@ def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: lis
                                        max_attempts=settings.push_max_attempts)
         _count_rejected(counts, [exc.reason or "no answer"] * len(batch))
         return
-    links, mirror, failures = [], [], {}
+    links, mirror, failures, written = [], [], {}, {}
     for contact, record, outcome in zip(batch, records, results):
         if outcome.get("success"):
-            sent = {k: to_text(v) for k, v in record.items() if k not in ("attributes", external)}
+            sent = {k: to_text(v) for k, v in record.items() if k not in ("attributes", external, "AccountId")}
             salesforce_id = to_18(outcome["id"])
             links.append((contact.key, salesforce_id, sobject, "created"))
             mirror.append({"salesforce_id": salesforce_id, "sobject": sobject, "fields": sent,
-                           "email_key": contact.email_key})
+                           "email_key": contact.email_key,
+                           "account_id": to_18(record["AccountId"]) if record.get("AccountId") else None})
+            written[salesforce_id] = (contact, _conversion_fields(settings, sobject, record))
         else:
             failures[contact.key] = _errors_text(outcome)
+    read_back = _read_back(client, settings, sobject, list(written))
+    for row in mirror:
+        row["read_back"] = read_back.get(row["salesforce_id"])
     with engine.begin() as conn:
         if links:
             push_store.record_mirror(conn, mirror, run_id=run_id, now=now)
             push_store.record_linked(conn, links, run_id=run_id, now=now)
+            push_store.restamp_our_writes(conn, _restamps(written, read_back), pushed_since=now)
         push_store.record_rejected(conn, failures, run_id=run_id, now=now,
                                    base_seconds=settings.push_retry_base_seconds,
                                    max_attempts=settings.push_max_attempts)
     counts["created_in_salesforce"] += len(links)
     _count_rejected(counts, [rejection_code(error) for error in failures.values()])
+
+
+def _conversion_fields(settings: SyncSettings, sobject: str, sent: dict[str, Any]) -> list[str]:
+    """The Conversion fields whose values went out in `sent` (Salesforce field -> value)."""
+    return [m.field for m in settings.contact_fields if m.salesforce.get(sobject) in sent]
+
+
+def _restamps(written: dict[str, tuple[ContactState, list[str]]], read_back: dict[str, PulledRecord]):
+    """(contact id, {field: updated_at as read}, Salesforce's stamp of our write) per record read back."""
+    return [(contact.key, {name: contact.field_updated_at.get(name) for name in names},
+             stamp_of_our_write(read_back[sf_id].last_modified_date))
+            for sf_id, (contact, names) in written.items() if sf_id in read_back]
 
 
 def _new_record(contact: ContactState, sobject: str, settings: SyncSettings, fields: dict, external: str | None,
@@ -263,8 +299,15 @@ def _accounts_by_domain(engine) -> dict[str, str]:
 def _send_field_edits(engine, client: SalesforceClient, settings: SyncSettings, contact_ids, now, run_id,
                       counts, progress) -> None:
     with engine.connect() as conn:
+        waiting = push_store.linked_waiting(conn, now=now, contact_ids=contact_ids)
         candidates = push_store.update_candidates(conn, now=now, contact_ids=contact_ids,
                                                   custom_fields=settings.custom_fields)
+    # Queued but with no Conversion edit newer than the record (a push requested for a linked
+    # contact, an edit Salesforce has since overtaken): nothing to send, the push is done (H2).
+    settled = sorted(set(waiting) - {c.contact.key for c in candidates})
+    if settled:
+        with engine.begin() as conn:
+            push_store.settle_waiting(conn, settled, now=now)
     writes: dict[str, list[tuple[Any, dict[str, Any], dict[str, list]]]] = defaultdict(list)
     unchanged: list[int] = []
     read_only_by_object: dict[str, set[str]] = {}
@@ -312,7 +355,7 @@ def _write_collection(engine, client, settings, sobject, items, now, run_id, cou
     outcomes = {}
     for (candidate, _, _), outcome in zip(items, results):
         outcomes[candidate.contact.key] = None if outcome.get("success") else _errors_text(outcome)
-    _record_updates(engine, settings, sobject, items, outcomes, now, run_id, counts)
+    _record_updates(engine, client, settings, sobject, items, outcomes, now, run_id, counts)
 
 
 def _write_bulk(engine, client, settings, sobject, items, now, run_id, counts) -> None:
@@ -321,11 +364,12 @@ def _write_bulk(engine, client, settings, sobject, items, now, run_id, counts) -
     outcome = client.bulk_ingest(sobject, "update", rows)
     failed = {r.get("sf__Id") or r.get("Id"): r.get("sf__Error", "rejected") for r in outcome["failed"]}
     outcomes = {c.contact.key: failed.get(c.salesforce_id) or failed.get(c.salesforce_id[:15]) for c, _, _ in items}
-    _record_updates(engine, settings, sobject, items, outcomes, now, run_id, counts)
+    _record_updates(engine, client, settings, sobject, items, outcomes, now, run_id, counts)
 
 
-def _record_updates(engine, settings, sobject, items, outcomes: dict[int, str | None], now, run_id, counts) -> None:
-    pushed, mirror, events, failures = [], [], [], {}
+def _record_updates(engine, client, settings, sobject, items, outcomes: dict[int, str | None], now, run_id,
+                    counts) -> None:
+    pushed, mirror, events, failures, written = [], [], [], {}, {}
     for candidate, values, changes in items:
         error = outcomes.get(candidate.contact.key)
         if error:
@@ -333,11 +377,16 @@ def _record_updates(engine, settings, sobject, items, outcomes: dict[int, str | 
             continue
         pushed.append(candidate.contact.key)
         mirror.append({"salesforce_id": candidate.salesforce_id, "sobject": sobject, "fields": values})
+        written[candidate.salesforce_id] = (candidate.contact, _conversion_fields(settings, sobject, values))
         events.append(SyncEvent("pushed_to_salesforce", "P5", contact_key=candidate.contact.key,
                                 salesforce_id=candidate.salesforce_id, changes=changes,
                                 detail=f"updated {sobject} {candidate.salesforce_id}"))
+    read_back = _read_back(client, settings, sobject, list(written))
+    for row in mirror:
+        row["read_back"] = read_back.get(row["salesforce_id"])
     with engine.begin() as conn:
         push_store.record_mirror(conn, mirror, run_id=run_id, now=now)
+        push_store.restamp_our_writes(conn, _restamps(written, read_back), pushed_since=now)
         push_store.record_pushed(conn, pushed, events, run_id=run_id, now=now)
         push_store.record_rejected(conn, failures, run_id=run_id, now=now,
                                    base_seconds=settings.push_retry_base_seconds,

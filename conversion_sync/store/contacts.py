@@ -13,6 +13,7 @@ from conversion_sync.store.schema import companies, contact_attributes, contact_
 from conversion_sync.store.staging import chunked
 from conversion_sync.sync.fields import COMPANY_FIELDS, CONTACT_FIELDS
 from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState, SyncEvent
+from conversion_sync.sync.push import GAVE_UP, PUSHED, WAITING
 
 
 def contact_from_row(row, custom: dict | None = None) -> ContactState:
@@ -105,6 +106,16 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
         for chunk in chunked(unlinked):
             conn.execute(update(contacts).where(contacts.c.id.in_(chunk))
                          .values(push_state=None, push_error=None, push_attempts=0, push_next_attempt_at=None))
+        # A contact waiting to reach Salesforce that the pull links has reached it (H2): it leaves
+        # the queue (an edit newer than the record still goes out with the next push, P5).
+        linked = [c.key for c in changed if "salesforce_id" in c.changed and c.salesforce_id is not None]
+        for chunk in chunked(linked):
+            conn.execute(update(contacts).where(contacts.c.id.in_(chunk), contacts.c.push_state.in_(WAITING + (GAVE_UP,)))
+                         .values(push_state=PUSHED, push_error=None, push_attempts=0, push_next_attempt_at=None))
+            conn.execute(update(sync_warnings).where(sync_warnings.c.kind == "push_error",
+                                                     sync_warnings.c.resolved_at.is_(None),
+                                                     sync_warnings.c.contact_id.in_(chunk))
+                         .values(resolved_at=now))
     if custom_fields:
         _write_custom(conn, [c for c in result.contacts.values() if not c.removed], key_to_id, custom_fields)
     write_events(conn, result.events, key_to_id, {}, run_id=run_id, now=now)
@@ -188,25 +199,14 @@ def write_company_changes(conn: Connection, result: ApplyResult, *, run_id: str 
     return key_to_id
 
 
-def ensure_companies(conn: Connection, account_ids: Iterable[str], *, now: dt.datetime,
-                     run_id: str | None) -> dict[str, tuple[int, str | None]]:
-    """Account id -> (company id, name) for every id given, creating a placeholder company for an
-    Account not seen yet (R6: created from the Account if it is not there; its values arrive when
-    the Account is pulled)."""
+def companies_for_accounts(conn: Connection, account_ids: Iterable[str]) -> dict[str, tuple[int, str | None]]:
+    """Account id -> (company id, name) for the ids that have a company. An Account not pulled
+    yet has none: its contacts stay without a company until the Account arrives, which then
+    re-applies them (R6; `staging.requeue_contacts_of`), so no nameless company is ever made."""
     wanted = sorted({a for a in account_ids if a})
     found: dict[str, tuple[int, str | None]] = {}
     for chunk in chunked(wanted):
         for row in conn.execute(select(companies.c.id, companies.c.name, companies.c.salesforce_account_id)
                                 .where(companies.c.salesforce_account_id.in_(chunk))):
             found[row.salesforce_account_id] = (row.id, row.name)
-    missing = [a for a in wanted if a not in found]
-    if missing:
-        rows = [{"salesforce_account_id": a, "created_at": now, "updated_at": now} for a in missing]
-        ids = conn.execute(insert(companies).returning(companies.c.id, sort_by_parameter_order=True), rows).scalars().all()
-        events = []
-        for account_id, company_id in zip(missing, ids):
-            found[account_id] = (company_id, None)
-            events.append(SyncEvent("company_created", "R6", company_key=company_id, salesforce_id=account_id,
-                                    detail=f"created for Account {account_id}, referenced before it was pulled"))
-        write_events(conn, events, {}, {}, run_id=run_id, now=now)
     return found

@@ -44,7 +44,10 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection (tests, and before forking)."""
+    """Close every pooled connection (tests, and before forking), letting go of any sync hold."""
+    from conversion_sync.store.run_hold import release_all
+
+    release_all()
     with _engines_lock:
         for engine in _engines.values():
             engine.dispose()
@@ -62,7 +65,7 @@ def _create_engine(url: str) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_folder(Path(database).expanduser())
         engine = create_engine(parsed, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that a
@@ -87,6 +90,23 @@ def _create_engine(url: str) -> Engine:
             f"Could not open the Conversion database {safe_url(url)} ({reason}); check CONVERSION_DATABASE_URL "
             "and that the database server is running.") from None
     return engine
+
+
+def _sqlite_folder(path: Path) -> None:
+    """Make sure the folder of a SQLite file exists. Only the data folder (the default place of
+    the database) is created; a URL naming a folder that does not exist is most likely a typo,
+    and silently starting a new, empty database there would pull the whole org into it."""
+    from conversion_sync.config import data_dir
+
+    folder = path.parent
+    if folder.is_dir():
+        return
+    if folder.resolve() == data_dir().resolve():
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    raise ConfigError(
+        f"CONVERSION_DATABASE_URL names the SQLite file {path}, but the folder {folder} does not exist; "
+        "create the folder or correct the URL.")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

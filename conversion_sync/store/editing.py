@@ -12,9 +12,9 @@ from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ContactNotFound, InvalidInput
 from conversion_sync.store.events import write_events
 from conversion_sync.store.schema import contact_attributes, contacts
-from conversion_sync.sync.fields import CONTACT_FIELDS, normalize_value
+from conversion_sync.sync.fields import CONTACT_FIELDS
 from conversion_sync.sync.model import SyncEvent
-from conversion_sync.sync.records import email_key
+from conversion_sync.sync.values import BadValue, checked_field, email_key, shown
 
 
 def editable_fields(settings: SyncSettings) -> tuple[str, ...]:
@@ -25,10 +25,11 @@ def set_contact_field(conn: Connection, settings: SyncSettings, contact_id: int,
                       now: dt.datetime, run_id: str | None = None, source: str = "cli") -> bool:
     """Set one field of one contact; returns False when the value was already that."""
     if field not in editable_fields(settings):
-        raise InvalidInput(f"'{field}' is not a contact field (fields: {', '.join(editable_fields(settings))}).")
-    new_value = normalize_value(value)
-    if field == "email" and new_value is not None and ("@" not in new_value or " " in new_value):
-        raise InvalidInput(f"{new_value!r} is not an email address.")
+        raise InvalidInput(f"{shown(field)} is not a contact field (fields: {', '.join(editable_fields(settings))}).")
+    try:
+        new_value = checked_field(field, value)      # the one value rule (sync/values.py)
+    except BadValue as exc:
+        raise InvalidInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
     row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).first()
     if row is None:
         raise ContactNotFound(f"There is no contact with id {contact_id}.")

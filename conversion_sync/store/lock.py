@@ -48,11 +48,7 @@ def hold_lock(engine: Engine, name: str = "sync", *, holder: str = "sync",
     `record_holder` writes who holds it to the sync_lock table (off while migrating, when the
     table may not exist yet)."""
     label = describe_holder(holder)
-    if engine.dialect.name == "postgresql":
-        acquire = _postgres_lock(engine, name)
-    else:
-        acquire = _file_lock(engine, name)
-    with acquire as try_acquire:
+    with acquirer(engine, name) as try_acquire:
         deadline = time.monotonic() + wait_seconds
         while not try_acquire():
             if time.monotonic() >= deadline:
@@ -68,6 +64,14 @@ def hold_lock(engine: Engine, name: str = "sync", *, holder: str = "sync",
         finally:
             if record_holder:
                 _clear_holder(engine, name)
+
+
+def acquirer(engine: Engine, name: str) -> contextlib.AbstractContextManager:
+    """A context yielding `try_acquire() -> bool` for the named lock; the lock (if taken) is
+    released when the context closes, or by the OS / PostgreSQL when this process dies."""
+    if engine.dialect.name == "postgresql":
+        return _postgres_lock(engine, name)
+    return _file_lock(engine, name)
 
 
 @contextlib.contextmanager

@@ -11,19 +11,29 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, u
 
 from conversion_sync.store.contacts import load_contacts
 from conversion_sync.store.events import write_events, write_warnings
-from conversion_sync.store.schema import contacts, salesforce_records, sync_warnings
-from conversion_sync.store.staging import chunked
+from conversion_sync.store.schema import contact_attributes, contacts, salesforce_records, sync_warnings
+from conversion_sync.store.staging import _row_values, chunked
+from conversion_sync.sync.fields import CONTACT_FIELDS
 from conversion_sync.sync.model import ContactState, SyncEvent, SyncWarning
+from conversion_sync.sync.push import GAVE_UP, PUSHED, WAITING, mirror_after_write
+from conversion_sync.sync.records import PulledRecord
 
 sr = salesforce_records
 
-
-GAVE_UP = "needs_attention"   # rejected push_max_attempts times: waits for a person (`contacts push ID`)
+# The stamps of a mirror row written without Salesforce's answer (the read-back failed): older
+# than anything Salesforce holds, so the next pull of the record always replaces them.
+UNKNOWN_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def _due(now: dt.datetime):
     """Not given up on, and not waiting out a backoff."""
     return and_(or_(contacts.c.push_state.is_(None), contacts.c.push_state != GAVE_UP),
+                or_(contacts.c.push_next_attempt_at.is_(None), contacts.c.push_next_attempt_at <= now))
+
+
+def _work_due(now: dt.datetime):
+    """H2, the SQL of sync.push.push_due: waiting in the queue, its backoff over."""
+    return and_(contacts.c.push_state.in_(WAITING),
                 or_(contacts.c.push_next_attempt_at.is_(None), contacts.c.push_next_attempt_at <= now))
 
 
@@ -40,11 +50,12 @@ def queued_unlinked(conn: Connection, *, now: dt.datetime, contact_ids: Sequence
     return load_contacts(conn, ids=ids, custom_fields=custom_fields)
 
 
-def linked_without_mirror(conn: Connection, *, contact_ids: Sequence[int] | None) -> list[tuple[int, str]]:
+def linked_without_mirror(conn: Connection, *, now: dt.datetime,
+                          contact_ids: Sequence[int] | None) -> list[tuple[int, str]]:
     """Linked contacts whose Salesforce record the mirror has never seen (linked by an entry)."""
     query = (select(contacts.c.id, contacts.c.salesforce_id)
              .outerjoin(sr, sr.c.salesforce_id == contacts.c.salesforce_id)
-             .where(contacts.c.salesforce_id.is_not(None), sr.c.salesforce_id.is_(None),
+             .where(contacts.c.salesforce_id.is_not(None), sr.c.salesforce_id.is_(None), _due(now),
                     or_(contacts.c.push_state == "queued", contacts.c.edited_in_conversion_at.is_not(None))))
     return [tuple(r) for r in conn.execute(_restrict(query, contact_ids))]
 
@@ -91,26 +102,85 @@ def record_linked(conn: Connection, links: Sequence[tuple[int, str, str, str]], 
 
 
 def record_mirror(conn: Connection, rows: Sequence[dict[str, Any]], *, run_id: str | None, now: dt.datetime) -> None:
-    """What Salesforce now says after our writes: the mirror's fields (and applied fields) take the
-    values written, so the next pull sees no change and the next push sends nothing (no echo)."""
+    """What Salesforce says after our writes. Each row: `salesforce_id`, `sobject`, `fields` (the
+    values written), `read_back` (the record as Salesforce answered right after the write, or
+    None), and for a create `email_key` and `account_id`.
+
+    With the read-back the mirror takes Salesforce's own stamps and values (R5); the record is
+    applied when they are exactly what Conversion holds, else pending (sync.push.mirror_after_write).
+    Without it the mirror takes the values written and keeps the stamps it had (a new row gets
+    stamps older than anything in Salesforce), so the next pull brings Salesforce's."""
     by_id = {row["salesforce_id"]: row for row in rows}
     existing = {}
     for chunk in chunked(list(by_id)):
         existing.update({r.salesforce_id: r for r in conn.execute(
-            select(sr.c.salesforce_id, sr.c.fields, sr.c.applied_fields).where(sr.c.salesforce_id.in_(chunk)))})
-    inserts = [{"salesforce_id": sf_id, "sobject": row["sobject"], "system_modstamp": now, "last_modified_date": now,
-                "is_deleted": False, "email_key": row.get("email_key"), "is_converted": False,
-                "fields": row["fields"], "applied_fields": row["fields"], "applied_modstamp": now, "pending": False,
-                "attempts": 0, "pulled_at": now, "run_id": run_id}
-               for sf_id, row in by_id.items() if sf_id not in existing]
-    updates = [{"b_id": sf_id, "fields": {**(old.fields or {}), **by_id[sf_id]["fields"]},
-                "applied_fields": {**(old.applied_fields or {}), **by_id[sf_id]["fields"]}}
-               for sf_id, old in existing.items()]
+            select(sr.c.salesforce_id, sr.c.fields, sr.c.applied_fields, sr.c.applied_modstamp, sr.c.pending,
+                   sr.c.account_id).where(sr.c.salesforce_id.in_(chunk)))})
+    inserts, updates, answered = [], [], []
+    for sf_id, row in by_id.items():
+        old = existing.get(sf_id)
+        back: PulledRecord | None = row.get("read_back")
+        if back is not None:
+            after = mirror_after_write(
+                written=row["fields"], read_back=back, previous_fields=old.fields if old else None,
+                previous_applied=old.applied_fields if old else None, previous_pending=bool(old and old.pending),
+                expected_account_id=old.account_id if old else row.get("account_id"))
+            values = {**_row_values(back), "fields": after.fields, "applied_fields": after.applied_fields,
+                      "applied_modstamp": back.system_modstamp if after.applied else (old.applied_modstamp if old else None),
+                      "pending": not after.applied, "attempts": 0, "last_error": None, "next_attempt_at": None,
+                      "pulled_at": now, "run_id": run_id}
+            if old is None:
+                inserts.append({**values, "salesforce_id": sf_id})
+            else:
+                answered.append({**values, "b_id": sf_id})
+        elif old is None:
+            inserts.append({"salesforce_id": sf_id, "sobject": row["sobject"], "system_modstamp": UNKNOWN_STAMP,
+                            "last_modified_date": UNKNOWN_STAMP, "is_deleted": False, "master_record_id": None,
+                            "email_key": row.get("email_key"), "account_id": row.get("account_id"),
+                            "is_converted": False, "converted_contact_id": None, "converted_account_id": None,
+                            "fields": row["fields"], "applied_fields": row["fields"], "applied_modstamp": UNKNOWN_STAMP,
+                            "pending": False, "attempts": 0, "last_error": None, "next_attempt_at": None,
+                            "pulled_at": now, "run_id": run_id})
+        else:
+            updates.append({"b_id": sf_id, "fields": {**(old.fields or {}), **row["fields"]},
+                            "applied_fields": {**(old.applied_fields or {}), **row["fields"]}})
     if inserts:
         conn.execute(insert(sr), inserts)
+    if answered:
+        conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
+                     .values(**{key: bindparam(key) for key in answered[0] if key != "b_id"}), answered)
     if updates:
         conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
                      .values(fields=bindparam("fields"), applied_fields=bindparam("applied_fields")), updates)
+
+
+def restamp_our_writes(conn: Connection, stamps: Sequence[tuple[int, dict[str, dt.datetime | None], dt.datetime]],
+                       *, pushed_since: dt.datetime) -> None:
+    """R5: each (contact id, {field: its updated_at when we read it}, stamp) moves the fields we
+    wrote onto Salesforce's clock (`stamp`, from sync.push.stamp_of_our_write), so a later
+    Salesforce edit never looks older than our write. A field edited again since we read it keeps
+    its newer stamp. The contact's last Conversion edit, when this push saw it (at or before
+    `pushed_since`), moves too, so the contact is no longer waiting for a push."""
+    by_field: dict[str, list[dict]] = {}
+    for contact_id, fields, at in stamps:
+        for name, read_at in fields.items():
+            if read_at is not None:
+                by_field.setdefault(name, []).append({"b_id": contact_id, "b_read": read_at, "b_at": at})
+    for name, rows in by_field.items():
+        if name in CONTACT_FIELDS:
+            column = contacts.c[f"{name}_updated_at"]
+            conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"), column == bindparam("b_read"))
+                         .values({column.name: bindparam("b_at")}), rows)
+        else:
+            conn.execute(update(contact_attributes).where(
+                contact_attributes.c.contact_id == bindparam("b_id"), contact_attributes.c.name == name,
+                contact_attributes.c.updated_at == bindparam("b_read")).values(updated_at=bindparam("b_at")), rows)
+    edited = contacts.c.edited_in_conversion_at
+    rows = [{"b_id": contact_id, "b_at": at} for contact_id, _, at in stamps]
+    if rows:
+        conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"), edited <= pushed_since,
+                                            edited > bindparam("b_at"))
+                     .values(edited_in_conversion_at=bindparam("b_at")), rows)
 
 
 def record_pushed(conn: Connection, contact_ids: Sequence[int], events: Sequence[SyncEvent], *,
@@ -163,7 +233,38 @@ def linked_salesforce_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
     return found
 
 
-def queued_count(conn: Connection, now: dt.datetime) -> int:
-    """Contacts an immediate push should pick up now (the push sensor's question)."""
-    return conn.execute(select(func.count()).select_from(contacts)
-                        .where(contacts.c.push_state == "queued", _due(now))).scalar()
+def work_due_count(conn: Connection, now: dt.datetime) -> int:
+    """Contacts with push work that can be done now: queued, or failed with the backoff over
+    (the push sensor's question; 0 on a settled store)."""
+    return conn.execute(select(func.count()).select_from(contacts).where(_work_due(now))).scalar()
+
+
+def linked_waiting(conn: Connection, *, now: dt.datetime, contact_ids: Sequence[int] | None) -> list[int]:
+    """Linked contacts waiting in the queue whose record the mirror holds, last edited in
+    Conversion at or before `now`: after this run's field edits went out, those that sent
+    nothing have nothing left to send."""
+    query = (select(contacts.c.id).join(sr, sr.c.salesforce_id == contacts.c.salesforce_id)
+             .where(_work_due(now), or_(contacts.c.edited_in_conversion_at.is_(None),
+                                        contacts.c.edited_in_conversion_at <= now)))
+    return list(conn.execute(_restrict(query, contact_ids)).scalars())
+
+
+def settle_waiting(conn: Connection, contact_ids: Sequence[int], *, now: dt.datetime) -> None:
+    """H2: these linked contacts have nothing to send: their push is done (unless a Conversion
+    edit arrived after `now`, which the next push sends)."""
+    for chunk in chunked(list(contact_ids)):
+        conn.execute(update(contacts).where(contacts.c.id.in_(chunk), contacts.c.push_state.in_(WAITING),
+                                            or_(contacts.c.edited_in_conversion_at.is_(None),
+                                                contacts.c.edited_in_conversion_at <= now))
+                     .values(push_state=PUSHED, push_error=None, push_attempts=0, push_next_attempt_at=None))
+    _resolve_push_warnings(conn, contact_ids, now)
+
+
+def defer_waiting(conn: Connection, *, now: dt.datetime, until: dt.datetime,
+                  contact_ids: Sequence[int] | None) -> int:
+    """H3: the API budget stopped the push: the work due waits until `until` (no attempt is
+    counted), so the push sensor does not launch a run that can only read the limits again."""
+    query = update(contacts).where(_work_due(now))
+    if contact_ids is not None:
+        query = query.where(contacts.c.id.in_(list(contact_ids)))
+    return conn.execute(query.values(push_next_attempt_at=until)).rowcount

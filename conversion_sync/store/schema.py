@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from conversion_sync.sync.fields import COMPANY_FIELDS, CONTACT_FIELDS
+from conversion_sync.sync.values import MAX_EMAIL_KEY_LENGTH
 
 
 class UTCDateTime(TypeDecorator):
@@ -84,7 +85,7 @@ contacts = Table(
     Column("id", IdType, primary_key=True, autoincrement=True),
     *_field_columns(CONTACT_FIELDS),
     # Trimmed, lower-cased email: the matching key of R4b and P2.
-    Column("email_key", String(320), index=True),
+    Column("email_key", String(MAX_EMAIL_KEY_LENGTH), index=True),
     Column("company_id", IdType, ForeignKey("companies.id", ondelete="SET NULL"), index=True),
     Column("company_id_updated_at", UTCDateTime),
     Column("salesforce_id", String(18), unique=True),
@@ -164,13 +165,16 @@ salesforce_records = Table(
     Column("last_modified_date", UTCDateTime, nullable=False),
     Column("is_deleted", Boolean, nullable=False, default=False),
     Column("master_record_id", String(18)),
-    Column("email_key", String(320)),
+    Column("email_key", String(MAX_EMAIL_KEY_LENGTH)),
     Column("account_id", String(18)),
     Column("is_converted", Boolean, nullable=False, default=False),
     Column("converted_contact_id", String(18)),
     Column("converted_account_id", String(18)),
     Column("created_date", UTCDateTime),                  # CreatedDate (Contacts; R7)
     Column("fields", JSONType, nullable=False),          # values as last pulled (or pushed)
+    # A pulled value the database cannot hold (stored with U+FFFD in `fields`): the record stays
+    # pending with this error until Salesforce sends a good value (H2).
+    Column("value_problem", Text),
     Column("applied_fields", JSONType),                  # values when last applied to Conversion
     Column("applied_modstamp", UTCDateTime),
     Column("pending", Boolean, nullable=False, default=True),
@@ -182,6 +186,7 @@ salesforce_records = Table(
     Index("ix_salesforce_records_pending", "sobject", "pending", "system_modstamp", "salesforce_id"),
     Index("ix_salesforce_records_converted_contact", "converted_contact_id"),
     Index("ix_salesforce_records_email_key", "email_key"),
+    Index("ix_salesforce_records_account", "account_id"),    # an Account's Contacts (R6 requeue)
 )
 
 sync_watermarks = Table(
@@ -217,6 +222,24 @@ sync_lock = Table(
     Column("name", String(32), primary_key=True),
     Column("holder", String(200)),
     Column("acquired_at", UTCDateTime),
+)
+
+sync_run_holders = Table(
+    # R1: which process holds (or waits for) the sync for which run, and when it last said it was
+    # alive. A run whose holder is gone is marked failed so it never blocks the schedule.
+    "sync_run_holders", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("lock_name", String(32), nullable=False),
+    Column("holder", String(200)),                   # what holds it, in words ("conversion-sync sync")
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("process_started", String(32)),           # the pid's start time, to tell a reused pid apart
+    Column("state", String(16), nullable=False),     # waiting, holding, released, dead
+    Column("waiting_since", UTCDateTime, nullable=False),
+    Column("acquired_at", UTCDateTime),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("released_at", UTCDateTime),
+    Index("ix_sync_run_holders_state", "lock_name", "state"),
 )
 
 salesforce_fields = Table(

@@ -26,7 +26,10 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
     says now is exactly what was last applied, so re-pulling an applied record changes nothing
     (R2). An older copy never overwrites a newer one. `keep_fields` names, per object, fields the
     pull could not select (hidden from the integration user, R5): the mirror keeps their last
-    seen values, which stay the base of the three-way compare once they are visible again."""
+    seen values, which stay the base of the three-way compare once they are visible again.
+    Every record fits (H2): a too-long or invalid email has no email_key, and values the
+    database refuses were made storable by `from_api`, the record keeping its problem so it
+    stays pending with that error."""
     counts: Counter[str] = Counter()
     batch = {record.salesforce_id: record for record in records}
     if not batch:
@@ -52,14 +55,14 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
         if record.system_modstamp < row.system_modstamp:
             counts["stale"] += 1
             continue
-        already_applied = (row.applied_modstamp == record.system_modstamp and row.applied_fields == record.fields)
-        if already_applied:
+        if (row.system_modstamp == record.system_modstamp and row.fields == record.fields
+                and row.created_date == record.created_date):
+            # The same copy pulled again (the lookback): nothing new, and a record waiting for its
+            # next attempt keeps its retry state and backoff (H2).
             counts["unchanged"] += 1
-            if (row.fields == record.fields and row.system_modstamp == record.system_modstamp
-                    and row.created_date == record.created_date):
-                continue          # nothing to write at all
-        else:
-            counts["changed"] += 1
+            continue
+        already_applied = (row.applied_modstamp == record.system_modstamp and row.applied_fields == record.fields)
+        counts["unchanged" if already_applied else "changed"] += 1
         updates.append({**values, "b_id": sf_id, "pending": not already_applied, "pulled_at": now, "run_id": run_id})
     if inserts:
         conn.execute(insert(sr), inserts)
@@ -85,6 +88,7 @@ def _row_values(record: PulledRecord) -> dict:
         "converted_account_id": record.converted_account_id,
         "created_date": record.created_date,
         "fields": record.fields,
+        "value_problem": record.problem,
     }
 
 
@@ -94,7 +98,8 @@ def _to_record(row) -> PulledRecord:
         last_modified_date=row.last_modified_date, is_deleted=row.is_deleted,
         master_record_id=row.master_record_id, account_id=row.account_id, is_converted=row.is_converted,
         converted_contact_id=row.converted_contact_id, converted_account_id=row.converted_account_id,
-        created_date=row.created_date, fields=dict(row.fields or {}), mirror=dict(row.applied_fields) if row.applied_fields is not None else None)
+        created_date=row.created_date, fields=dict(row.fields or {}),
+        mirror=dict(row.applied_fields) if row.applied_fields is not None else None, problem=row.value_problem)
 
 
 def pending_batches(engine: Engine, sobjects: Sequence[str], *, batch_size: int,
@@ -192,3 +197,16 @@ def lead_email_keys(conn: Connection, email_keys: Iterable[str]) -> set[str]:
         found.update(conn.execute(select(sr.c.email_key).where(sr.c.sobject == "Lead", sr.c.email_key.in_(chunk))
                                   .distinct()).scalars())
     return found
+
+
+def requeue_contacts_of(conn: Connection, account_ids: Iterable[str]) -> int:
+    """Make the applied Contacts of these Accounts pending again, so a company created from an
+    Account pulled after its Contacts gets them (R6). Re-applying a record takes no value it took
+    before (the mirror compare of R5); only the company link can change."""
+    ids = sorted(set(account_ids))
+    count = 0
+    for chunk in chunked(ids):
+        count += conn.execute(update(sr).where(sr.c.sobject == "Contact", sr.c.account_id.in_(chunk),
+                                               sr.c.is_deleted.is_(False), sr.c.pending.is_(False))
+                              .values(pending=True, attempts=0, last_error=None, next_attempt_at=None)).rowcount
+    return count

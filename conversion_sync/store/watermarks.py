@@ -4,6 +4,7 @@ rows they cover."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Mapping
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
@@ -15,10 +16,11 @@ def live_watermark(conn: Connection, sobject: str) -> dt.datetime | None:
 
 
 def write_watermarks(conn: Connection, sobject: str, marks: dict[str, dt.datetime], *,
-                     live_key: str | None, window_start: dt.datetime | None, records: int,
+                     live_key: str | None, window_start: dt.datetime | None, records: int | Mapping[str, int],
                      run_id: str | None, now: dt.datetime) -> None:
     """Set each partition's watermark (never moving one backwards); `live_key` names the
-    partition whose row carries the advanced live watermark."""
+    partition whose row carries the advanced live watermark. `records`: the records pulled,
+    per partition (the day of their SystemModstamp) or one number for every partition."""
     if not marks:
         return
     existing = {row.partition_key: row for row in conn.execute(
@@ -26,7 +28,8 @@ def write_watermarks(conn: Connection, sobject: str, marks: dict[str, dt.datetim
     for key, mark in marks.items():
         row = existing.get(key)
         is_live = key == live_key
-        values = {"watermark": mark, "window_start": window_start, "records": records, "run_id": run_id,
+        pulled = records.get(key, 0) if isinstance(records, Mapping) else records
+        values = {"watermark": mark, "window_start": window_start, "records": pulled, "run_id": run_id,
                   "updated_at": now}
         if row is None:
             conn.execute(insert(wm).values(sobject=sobject, partition_key=key, is_live=is_live, **values))

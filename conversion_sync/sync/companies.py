@@ -23,6 +23,11 @@ class CompanyApplier:
         by_account = {c.salesforce_account_id: c for c in companies if c.salesforce_account_id}
         next_key = -1
         for record in sorted(records, key=lambda r: r.order_key):
+            problem = record.unappliable()       # the one value rule (sync/values.py), H2
+            if problem:
+                result.failed[record.salesforce_id] = problem
+                result.counts["failed"] += 1
+                continue
             company = by_account.get(record.salesforce_id)
             if record.is_deleted:
                 if company is not None:

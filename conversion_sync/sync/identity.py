@@ -10,12 +10,11 @@ rows see the contacts its earlier rows created.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from conversion_sync.sync.fields import normalize_value
 from conversion_sync.sync.ids import InvalidSalesforceId, object_for_id, to_18
+from conversion_sync.sync.values import BadValue, checked_email, checked_field, shown
 from conversion_sync.sync.model import (
     ApplyResult,
     ContactState,
@@ -29,7 +28,6 @@ from conversion_sync.sync.model import (
 # Identifier kinds: single-valued ones conflict when a contact already holds another value.
 SINGLE_VALUED = ("user_id",)
 MULTI_VALUED = ("cookie",)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class EntryError(ValueError):
@@ -49,23 +47,32 @@ class Entry:
     source: str = "api"
 
     def validated(self) -> "Entry":
-        email = normalize_value(self.email)
-        if email is not None and not _EMAIL.match(email):
-            raise EntryError(f"{email!r} is not an email address")
-        salesforce_id = normalize_value(self.salesforce_id)
+        try:                                                  # the one value rule (sync/values.py)
+            email = checked_email(self.email)
+            user_id, cookie = checked_field("user_id", self.user_id), checked_field("cookie", self.cookie)
+            salesforce_id = checked_field("salesforce_id", self.salesforce_id)
+            if not isinstance(self.traits, dict):
+                raise BadValue("traits must be a mapping of contact field to value")
+            traits = {}
+            for name, value in self.traits.items():
+                if not isinstance(name, str):
+                    raise BadValue(f"{shown(str(name))} is not a contact field name")
+                text = checked_field(name, value)
+                if text is not None:
+                    traits[name] = text
+        except BadValue as exc:
+            raise EntryError(str(exc)) from None
         if salesforce_id is not None:
             try:
                 salesforce_id = to_18(salesforce_id)          # R4d: 15-character ids become 18
             except InvalidSalesforceId as exc:
-                raise EntryError(str(exc)) from None
+                raise EntryError(str(exc).rstrip(".")) from None
             if object_for_id(salesforce_id) not in ("Lead", "Contact"):
                 raise EntryError(f"{salesforce_id} is not a Lead or Contact id")
-        user_id, cookie = normalize_value(self.user_id), normalize_value(self.cookie)
         if not (email or user_id or cookie or salesforce_id):
             raise EntryError("an entry needs an email, a user id, a cookie or a Salesforce id")
         if self.sync not in (None, "immediate", "skip"):
-            raise EntryError(f"sync must be immediate or skip (got {self.sync!r})")
-        traits = {k: normalize_value(v) for k, v in self.traits.items() if normalize_value(v) is not None}
+            raise EntryError(f"sync must be immediate or skip (got {shown(str(self.sync))})")
         return Entry(email=email, traits=traits, user_id=user_id, cookie=cookie, salesforce_id=salesforce_id,
                      sync=self.sync, source=self.source)
 
@@ -113,7 +120,7 @@ class IdentityResolver:
         entry = entry.validated()
         unknown = sorted(set(entry.traits) - self.fields)
         if unknown:
-            raise EntryError(f"unknown contact field {unknown[0]!r}")
+            raise EntryError(f"unknown contact field {shown(unknown[0])}")
         contact, matched_by = self._match(entry)
         created = contact is None
         if created:

@@ -1,8 +1,14 @@
 """Salesforce record ids (R4d): 15-character case-sensitive ids and their 18-character form.
 
 Salesforce appends a 3-character checksum to the case-sensitive 15-character id so that the
-18-character form is unique even when compared case-insensitively. Conversion always stores and
-compares the 18-character form.
+18-character form is unique even when compared case-insensitively: each suffix character says
+which letters of one 5-character chunk are upper case. Conversion always stores and compares the
+18-character form.
+
+An 18-character id is accepted when its suffix agrees with the case of its first 15 characters,
+and also when a tool changed the case of the whole id (all letters lower or all upper): the
+suffix then restores the case. Any other disagreement is a mistyped id, which is refused rather
+than guessed (the first 15 characters alone might name another record).
 """
 
 from __future__ import annotations
@@ -34,19 +40,54 @@ def checksum_suffix(id15: str) -> str:
     return "".join(suffix)
 
 
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _restored_case(id15: str, suffix: str) -> str | None:
+    """The 15 characters with the case the suffix describes, or None when the suffix marks a
+    digit as an upper-case letter (so it cannot be this id's checksum)."""
+    chars = []
+    for chunk, code in enumerate(suffix.upper()):
+        bits = _SUFFIX_ALPHABET.index(code)
+        for position, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
+            upper = bool(bits & (1 << position))
+            if not char.isalpha():
+                if upper:
+                    return None
+                chars.append(char)
+            else:
+                chars.append(char.upper() if upper else char.lower())
+    return "".join(chars)
+
+
 def to_18(value: str) -> str:
     """Return the 18-character form of a Salesforce id given in either form (R4d).
 
-    An 18-character id keeps its case-sensitive first 15 characters and gets its checksum
-    recomputed, so an id whose suffix was lower-cased by some tool still compares equal.
+    A 15-character id gets its checksum. An 18-character id whose checksum agrees with its case
+    is kept (its suffix upper-cased); one whose whole case was changed by some tool gets its case
+    back from the suffix; one whose checksum disagrees otherwise is refused.
     """
     if not isinstance(value, str):
-        raise InvalidSalesforceId(f"{value!r} is not a Salesforce id (expected 15 or 18 letters and digits).")
+        raise InvalidSalesforceId(f"{_shown(value)} is not a Salesforce id (expected 15 or 18 letters and digits).")
     candidate = value.strip()
     if not _ID_PATTERN.match(candidate):
-        raise InvalidSalesforceId(f"{value!r} is not a Salesforce id (expected 15 or 18 letters and digits).")
+        raise InvalidSalesforceId(f"{_shown(value)} is not a Salesforce id (expected 15 or 18 letters and digits).")
     id15 = candidate[:15]
-    return id15 + checksum_suffix(id15)
+    if len(candidate) == 15:
+        return id15 + checksum_suffix(id15)
+    suffix = candidate[15:].upper()
+    if checksum_suffix(id15) == suffix:
+        return id15 + suffix
+    letters = [char for char in id15 if char.isalpha()]
+    case_lost = all(char.islower() for char in letters) or all(char.isupper() for char in letters)
+    restored = _restored_case(id15, suffix) if case_lost else None
+    if restored is None:
+        raise InvalidSalesforceId(
+            f"{candidate} is not a Salesforce id: its last 3 characters are not the checksum of the first 15 "
+            f"(expected {checksum_suffix(id15)}); copy the id again from Salesforce.")
+    return restored + suffix
 
 
 def to_18_or_none(value: str | None) -> str | None:
@@ -54,7 +95,6 @@ def to_18_or_none(value: str | None) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return to_18(value)
-
 
 
 def object_for_id(value: str) -> str | None:

@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from conversion_sync.sync.values import email_key
+
 
 def contact_ref(key: int) -> str:
     """How messages name a contact: the store replaces it with the final id (new contacts have
@@ -40,8 +42,7 @@ class ContactState:
 
     @property
     def email_key(self) -> str | None:
-        email = self.values.get("email")
-        return email.strip().lower() if isinstance(email, str) and email.strip() else None
+        return email_key(self.values.get("email"))     # the one rule (sync/values.py)
 
     def set_value(self, name: str, value: Any, at: dt.datetime) -> None:
         self.values[name] = value

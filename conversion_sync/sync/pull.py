@@ -10,11 +10,10 @@ to applying the records one by one (R4e); no database query happens per record.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from conversion_sync.sync.fields import FieldMapping, normalize_value, values_to_take
+from conversion_sync.sync.fields import FieldMapping, values_to_take
 from conversion_sync.sync.merge import fold_fields, foldable
 from conversion_sync.sync.model import (
     ApplyResult,
@@ -26,8 +25,6 @@ from conversion_sync.sync.model import (
     stored_order,
 )
 from conversion_sync.sync.records import PulledRecord
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -100,10 +97,7 @@ class ContactApplier:
     # -- one record ---------------------------------------------------------------------------
     @staticmethod
     def _invalid(record: PulledRecord) -> str | None:
-        email = normalize_value(record.fields.get("Email"))
-        if email is not None and not _EMAIL.match(email) and not record.is_deleted and not record.is_converted:
-            return f"invalid email {email!r} (a contact needs one address like name@example.com)"
-        return None
+        return record.unappliable()     # the one value rule (sync/values.py), H2
 
     def _apply_one(self, record: PulledRecord) -> None:
         counts = self.result.counts

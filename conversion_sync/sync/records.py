@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from conversion_sync.sync.ids import to_18, to_18_or_none
+from conversion_sync.sync.values import email_key, pulled_value_problem, storable, unstorable_problem
 
 # System fields every extract selects, besides the mapped ones.
 SYSTEM_FIELDS = {
@@ -64,12 +65,6 @@ def to_text(value: Any) -> str | None:
     return text or None
 
 
-def email_key(value: Any) -> str | None:
-    """The matching form of an email (R4b): trimmed and lower-cased; blank gives None."""
-    text = to_text(value)
-    return text.lower() if text else None
-
-
 @dataclass
 class PulledRecord:
     """One Lead, Contact or Account as last pulled, with the mirror of its last application."""
@@ -87,6 +82,9 @@ class PulledRecord:
     created_date: dt.datetime | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     mirror: dict[str, Any] | None = None  # values when last applied; None if never applied
+    # A value as pulled that the database cannot hold (replaced by U+FFFD in `fields`): the
+    # record is kept pending with this error until Salesforce sends a good value (H2).
+    problem: str | None = None
 
     @property
     def email_key(self) -> str | None:
@@ -97,11 +95,30 @@ class PulledRecord:
         """R4e: records of a batch apply in (SystemModstamp, Id) order."""
         return (self.system_modstamp, self.salesforce_id)
 
+    def unappliable(self) -> str | None:
+        """Why this record cannot be applied as pulled (H2: it stays pending with this error),
+        or None. A delete or a Lead's conversion is applied whatever the values say (R7, R8)."""
+        if self.is_deleted or self.is_converted:
+            return None
+        if self.problem:
+            return self.problem
+        for name, value in self.fields.items():
+            if isinstance(value, str):
+                problem = pulled_value_problem(name, value)
+                if problem:
+                    return problem
+        return None
+
 
 def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
     """Normalise a record from the REST or Bulk API (attributes stripped) into a PulledRecord."""
     fields = {name: to_text(value) for name, value in raw.items()
               if name not in _NOT_VALUES and name != "attributes"}
+    problem = None
+    for name, value in fields.items():
+        if value is not None and unstorable_problem(value):
+            problem = problem or pulled_value_problem(name, value)
+            fields[name] = storable(value)
     return PulledRecord(
         sobject=sobject,
         salesforce_id=to_18(raw["Id"]),
@@ -115,4 +132,5 @@ def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
         converted_account_id=to_18_or_none(raw.get("ConvertedAccountId")),
         created_date=parse_datetime(raw.get("CreatedDate")),
         fields=fields,
+        problem=problem,
     )

@@ -67,3 +67,20 @@ def partition_watermarks(partitions: list[tuple[str, dt.datetime, dt.datetime]],
             continue
         marks[key] = min(end, window.upper)
     return marks
+
+
+def partition_finder(partitions: list[tuple[str, dt.datetime, dt.datetime]]):
+    """A function from a SystemModstamp to the run's partition holding it: its UTC day, clamped
+    to the run's first and last partitions (the first partition holds everything older; a record
+    retried from an earlier day counts on the run's first day, one from a later day on its last)."""
+    first, last = partitions[0], partitions[-1]
+    keys = {key for key, _, _ in partitions}
+
+    def find(moment: dt.datetime) -> str:
+        if moment < first[2]:
+            return first[0]
+        if moment >= last[1]:
+            return last[0]
+        key = moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d")
+        return key if key in keys else first[0]
+    return find

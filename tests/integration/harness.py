@@ -69,14 +69,14 @@ class SyncHarness:
         results["api_calls"] = Counter(client.usage.calls)
         return results
 
-    def push(self, contact_ids=None) -> Counter:
+    def push(self, contact_ids=None, now: dt.datetime | None = None) -> Counter:
         """One push (what the salesforce_push asset does), returning its counts."""
         from conversion_sync.service.push import push
 
         settings = load_sync_settings()
         client = SalesforceResource(backoff_seconds=0.01).client(budget_share=settings.api_budget_share)
         self.last_client = client
-        result = push(self.engine, client, settings, now=utcnow(), run_id="test", contact_ids=contact_ids)
+        result = push(self.engine, client, settings, now=now or utcnow(), run_id="test", contact_ids=contact_ids)
         counts = Counter(result.counts)
         counts["stopped"] = int(result.stopped is not None)
         counts.update({f"call:{kind}": n for kind, n in client.usage.calls.items()})

@@ -42,11 +42,18 @@ def test_a_sync_cycle_reports_h1_counts_on_each_materialization(harness, org):
         assert result.steps["contacts"]["skipped_no_email"] == 1
         assert result.steps["companies"]["created"] == 1
         assert isinstance(result.steps["salesforce_leads"]["watermark_after"], float)
-        # The first sync pulls the whole org into today's partition.
-        today = dt.datetime.now(UTC).strftime("%Y-%m-%d")
-        assert instance.get_materialized_partitions(dg.AssetKey("contacts")) == {today}
+        # The first sync covers every partition (it pulls the whole org): none looks missing.
+        from conversion_sync.partitions import sync_partitions
+        for asset in ("salesforce_leads", "companies", "contacts"):
+            assert instance.get_materialized_partitions(dg.AssetKey(asset)) == set(sync_partitions.get_partition_keys())
+        assert result.steps["salesforce_leads"]["dagster/row_count"] == 2      # the mirror's Leads
+        assert result.steps["contacts"]["dagster/row_count"] == 1              # the contacts table
+        assert result.steps["companies"]["dagster/row_count"] == 1
+        assert result.steps["salesforce_leads"]["api_limit"] > 0
+        assert 0 <= result.steps["salesforce_leads"]["api_share"] < 1
         assert result.checks == {"salesforce_id_linked_once": True, "linked_contacts_have_email": True,
-                                 "contacts_in_their_account_company": True, "duplicate_emails": True}
+                                 "contacts_in_their_account_company": True, "duplicate_emails": True,
+                                 "backlog_not_growing": True, "push_errors": True, "pulled_all_records": True}
     with harness.engine.connect() as conn:
         steps = conn.execute(select(sync_runs.c.step).where(sync_runs.c.run_id == result.run_id)).scalars().all()
     assert set(steps) == {"salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts",
@@ -72,7 +79,8 @@ def test_r1_the_sensor_starts_a_sync_and_skips_while_one_is_in_progress(harness,
         assert isinstance(request, dg.RunRequest)
         assert request.tags[MODE_TAG] == "incremental"
         today = dt.datetime.now(UTC).strftime("%Y-%m-%d")
-        assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (today, today)
+        from conversion_sync.partitions import first_partition_key
+        assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (first_partition_key(), today)
 
         job = defs.resolve_job_def("sync_job")
         running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags=job.tags)
@@ -138,9 +146,14 @@ def test_a_three_day_backfill_twice_gives_the_same_store(harness, org):
         assert second.success, second.error
         partitions = instance.get_materialized_partitions(dg.AssetKey("salesforce_leads"))
     assert {c.email for c in harness.contacts()} == {r["Email"] for r in records}
-    assert second.steps["salesforce_leads"]["pulled"] == 15 and second.steps["contacts"]["applied"] == 0
+    assert second.steps["salesforce_leads"]["window_pulled"] == 15 and second.steps["contacts"]["run_applied"] == 0
+    assert second.steps["salesforce_leads"]["pulled"] == 15          # the run's total, as `sync` prints it
     assert harness.snapshot() == after_first
     assert {d.strftime("%Y-%m-%d") for d in days} <= partitions
+    # Each day has its own counts, not the range's total (5 Leads a day).
+    for asset, key in (("salesforce_leads", "pulled"), ("contacts", "created")):
+        by_day = first.partitions[asset]
+        assert {day: by_day[day.strftime("%Y-%m-%d")][key] for day in days} == {day: 5 for day in days}, asset
 
 
 def test_the_push_sensor_requests_a_push_only_when_something_is_queued_and_no_sync_runs(harness, org):
@@ -210,3 +223,16 @@ def test_a_failed_step_shows_its_sentence_in_the_run_and_in_status(harness, org,
     with harness.engine.connect() as conn:
         latest = status(conn)["last_runs"][0]
     assert latest["status"] == "failure"
+
+
+def test_h2_the_backlog_check_warns_when_failing_records_grow_between_syncs(harness, org):
+    """Issue 11: backlog not growing; a WARN, and the run still succeeds."""
+    with dg.instance_for_test() as instance:
+        assert harness.cycle(instance).checks["backlog_not_growing"] is True
+        org.seed("Lead", [{"LastName": "Bad", "Company": "X", "Email": "not-an-email"}])
+        grown = harness.cycle(instance)
+        assert grown.success and grown.checks["backlog_not_growing"] is False
+        assert grown.steps["contacts"]["records_failed"] == 1
+        key = dg.AssetCheckKey(dg.AssetKey("contacts"), "backlog_not_growing")
+        latest = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)[0]
+        assert latest.event.dagster_event.event_specific_data.severity == dg.AssetCheckSeverity.WARN

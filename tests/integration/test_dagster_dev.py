@@ -21,6 +21,16 @@ BACKFILL_MUTATION = """mutation($params: LaunchBackfillParams!) { launchPartitio
   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 BACKFILL_STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
   __typename ... on PartitionBackfill { status } } }"""
+PARTITION_STATS = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+  partitionStats { numMaterialized numPartitions numFailed numMaterializing }
+  metadataEntries { label __typename }
+  assetChecksOrError { ... on AssetChecks { checks { name
+    executionForLatestMaterialization { status evaluation { severity success } } } } } } } }"""
+PARTITION_METADATA = """query($key: AssetKeyInput!, $partitions: [String!]) { assetOrError(assetKey: $key) {
+  ... on Asset { assetMaterializations(partitions: $partitions) { partition runId
+    metadataEntries { label __typename ... on IntMetadataEntry { intValue } ... on FloatMetadataEntry { floatValue } } } } } }"""
+BACKFILL_RUNS = """query($id: String!) { runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
+  ... on Runs { results { runId status } } } }"""
 SENSOR_QUERY = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__", repositoryLocationName: "conversion_sync"})
   { ... on Sensors { results { name sensorState { status } } } } }"""
 
@@ -34,7 +44,7 @@ def _free_port() -> int:
 def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
     response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables or {}},
                              timeout=10)
-    response.raise_for_status()
+    assert response.ok and not response.json().get("errors"), response.text[:2000]
     return response.json()["data"]
 
 
@@ -44,12 +54,14 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
         pytest.skip("one deployment smoke test is enough; the database paths are covered elsewhere")
     org.create("Account", {"Name": "Acme"})
     lead = org.create("Lead", {"LastName": "Smoke", "Company": "Acme", "Email": "smoke@example.com"})
+    org.create("Contact", {"LastName": "Twin", "Email": "smoke@example.com"})     # a duplicate email: a WARN check
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     port = _free_port()
     env = {**os.environ, **sandbox.env(), "DAGSTER_HOME": str(home), "CONVERSION_DATABASE_URL": database_url,
-           "CONVERSION_SYNC_SETTLE_SECONDS": "0"}
+           "CONVERSION_SYNC_SETTLE_SECONDS": "0",
+           "CONVERSION_SYNC_PARTITIONS_START": str(dt.date.today() - dt.timedelta(days=5))}
     log = open(tmp_path / "dagster.log", "w")
     process = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(ROOT / "workspace.yaml"),
                                 "-h", "127.0.0.1", "-p", str(port)],
@@ -95,6 +107,7 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
             time.sleep(2)
         assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
         assert harness.contact_of(late) is not None
+        _ui_checks(harness, org, port, backfill_id, days)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -103,3 +116,43 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
     assert process.returncode is not None
+
+
+def _node(port: int, name: str) -> dict:
+    return _graphql(port, PARTITION_STATS, {"key": {"path": [name]}})["assetNodeOrError"]
+
+
+def _ui_checks(harness, org, port: int, backfill_id: str, days: dict) -> None:
+    """What the UI shows (issue 11): partitions, per-day counts, one run, check severities, types."""
+    partitioned = ["salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts"]
+    for name in partitioned:
+        stats = _node(port, name)["partitionStats"]
+        # After the first sync every partition it covered is materialized: nothing looks missing.
+        assert stats["numMaterialized"] == stats["numPartitions"] > 1, (name, stats)
+        assert stats["numFailed"] == 0
+    types = {entry["label"]: entry["__typename"] for entry in _node(port, "contacts")["metadataEntries"]}
+    assert types["dagster/column_schema"] == "TableSchemaMetadataEntry"
+    assert types["dagster/table_name"] == "TextMetadataEntry"
+    # The 3-day UI backfill was one run, and each day got its own counts (the late Lead is on its day).
+    runs = _graphql(port, BACKFILL_RUNS, {"id": backfill_id})["runsOrError"]["results"]
+    assert len(runs) == 1, runs
+    today = dt.datetime.now(dt.timezone.utc).date()
+    keys = [str(today - dt.timedelta(days=n)) for n in (3, 2, 1)]
+    events = _graphql(port, PARTITION_METADATA, {"key": {"path": ["salesforce_leads"]}, "partitions": keys}
+                      )["assetOrError"]["assetMaterializations"]
+    from_backfill = {e["partition"]: e for e in events if e["runId"] == runs[0]["runId"]}
+    assert set(from_backfill) == set(keys)
+    pulled = {key: next(m["intValue"] for m in from_backfill[key]["metadataEntries"] if m["label"] == "pulled")
+              for key in keys}
+    assert pulled == {keys[0]: 0, keys[1]: 1, keys[2]: 0}, pulled
+    entries = {m["label"]: m for m in from_backfill[keys[1]]["metadataEntries"]}
+    assert entries["dagster/row_count"]["__typename"] == "IntMetadataEntry"
+    assert entries["dagster/row_count"]["intValue"] == 2          # the mirror's Leads, not the window's
+    assert entries["api_share"]["__typename"] == "FloatMetadataEntry"
+    assert entries["api_used"]["__typename"] == "IntMetadataEntry" and entries["api_limit"]["intValue"] > 0
+    # A warning check reads as a warning (severity WARN), not as an error.
+    checks = {c["name"]: c["executionForLatestMaterialization"]
+              for c in _node(port, "contacts")["assetChecksOrError"]["checks"]}
+    duplicate = checks["duplicate_emails"]
+    assert duplicate["evaluation"] == {"severity": "WARN", "success": False}, duplicate
+    assert checks["salesforce_id_linked_once"]["evaluation"]["success"] is True

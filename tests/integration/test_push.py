@@ -10,6 +10,7 @@ from conversion_sync.errors import MergeRefused
 from conversion_sync.store.editing import set_contact_field
 from conversion_sync.store.identity import request_push
 from conversion_sync.store.merge import merge_contacts
+from conversion_sync.store.push import work_due_count
 from conversion_sync.store.schema import contact_identifiers, sync_events
 from conversion_sync.sync.ids import to_18
 
@@ -175,8 +176,9 @@ def test_push_uses_batches_not_a_call_per_contact(harness, org):
     counts = harness.push()
     assert counts["created_in_salesforce"] == 450
     # limits + describe of Contact and Lead (once a day: the look-ups select only the fields the
-    # org shows, R5) + 3 batches of 200 x (1 Contact look-up + 1 Lead look-up + 1 upsert)
-    assert counts["api_calls"] == 3 + 3 * 3, counts
+    # org shows, R5) + 3 batches of 200 x (1 Contact look-up + 1 Lead look-up + 1 upsert
+    # + 1 read-back of the created records' stamps, R5)
+    assert counts["api_calls"] == 3 + 3 * 4, counts
 
 
 def test_h3_the_push_stops_at_the_budget_and_resumes(harness, org):
@@ -185,9 +187,14 @@ def test_h3_the_push_stops_at_the_budget_and_resumes(harness, org):
     org.set_api_usage(90)
     counts = harness.push()
     assert counts["stopped"] == 1 and counts["created_in_salesforce"] == 0
-    assert harness.contact(entered.contact_id).push_state == "queued"
+    waiting = harness.contact(entered.contact_id)
+    assert waiting.push_state == "queued" and waiting.push_attempts == 0
+    # H3 + H2: the work waits out a pause instead of a run every few seconds reading the limits.
+    assert waiting.push_next_attempt_at > dt.datetime.now(UTC) + dt.timedelta(minutes=4)
+    with harness.engine.connect() as conn:
+        assert work_due_count(conn, dt.datetime.now(UTC)) == 0
     org.set_api_usage(0)
-    assert harness.push()["created_in_salesforce"] == 1
+    assert harness.push(now=dt.datetime.now(UTC) + dt.timedelta(minutes=6))["created_in_salesforce"] == 1
 
 
 # -- P6 ------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 import requests
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceMalformedRequest
 
 from conversion_sync.sandbox.admin_client import SandboxAdminClient
 from conversion_sync.sandbox.errors import SandboxError
@@ -55,25 +56,26 @@ def test_usage_faults_and_schema_over_http(admin, org, sf):
     admin.reset_counters()
     assert admin.counters()["total"] == 0
     admin.inject_fault("http_503", path="/query", times=1)
-    with pytest.raises(Exception):
+    with pytest.raises(SalesforceGeneralError) as unavailable:
         sf.query("SELECT Id FROM Lead")
+    assert unavailable.value.status == 503
     admin.inject_fault("timeout", path="/limits", seconds=0.01, apply=True)
     sf.limits()
     admin.clear_faults()
     admin.add_field("Contact", "Tier__c", type="picklist")
     admin.add_validation_rule("Contact", "Tier__c", "^bad$", "Bad tier")
-    with pytest.raises(Exception) as error:
+    with pytest.raises(SalesforceMalformedRequest) as error:
         sf.Contact.create({"LastName": "X", "Tier__c": "bad"})
     assert error.value.content[0]["errorCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
     contact = admin.create("Contact", {"LastName": "L"})
     admin.lock_record(contact)
-    with pytest.raises(Exception) as locked:
+    with pytest.raises(SalesforceMalformedRequest) as locked:
         sf.Contact.update(contact, {"Title": "x"})
     assert locked.value.content[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
     creds = admin.credentials()
     assert creds["client_id"] == org.auth.client_id
     admin.expire_tokens()
-    with pytest.raises(Exception):
+    with pytest.raises(SalesforceExpiredSession):
         sf.query("SELECT Id FROM Lead")
     token = admin.issue_token()
     assert org.auth.is_valid(token)

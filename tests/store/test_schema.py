@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from conversion_sync.errors import ConfigError, DatabaseUnavailable
 from conversion_sync.store import database as store_database
@@ -55,7 +56,7 @@ def test_a_salesforce_id_links_at_most_one_contact(engine):
                created_at=now, updated_at=now)
     with engine.begin() as conn:
         conn.execute(insert(contacts).values(**row))
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         with engine.begin() as conn:
             conn.execute(insert(contacts).values(**row))
 
