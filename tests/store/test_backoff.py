@@ -61,7 +61,7 @@ def test_a_rejected_new_contact_waits_until_due_then_is_picked_up(engine):
     contact_id = _contact(engine)
     assert _queued(engine, T0) == [contact_id]
     with engine.connect() as conn:
-        assert push_store.queued_count(conn, T0) == 1
+        assert push_store.work_due_count(conn, T0) == 1
     row = _reject(engine, contact_id, T0)
     due = row.push_next_attempt_at
     assert _queued(engine, due - dt.timedelta(seconds=1)) == []
@@ -77,8 +77,8 @@ def test_the_push_sensor_does_not_count_a_contact_waiting_out_its_backoff(engine
         conn.execute(update(contacts).where(contacts.c.id == contact_id)
                      .values(push_attempts=1, push_next_attempt_at=T0 + dt.timedelta(seconds=60)))
     with engine.connect() as conn:
-        assert push_store.queued_count(conn, T0) == 0
-        assert push_store.queued_count(conn, T0 + dt.timedelta(seconds=60)) == 1
+        assert push_store.work_due_count(conn, T0) == 0
+        assert push_store.work_due_count(conn, T0 + dt.timedelta(seconds=60)) == 1
 
 
 def test_a_rejected_field_edit_waits_until_due(engine):
@@ -108,7 +108,7 @@ def test_a_push_gives_up_after_the_maximum_and_waits_for_a_person(engine):
     a_year_later = now + dt.timedelta(days=365)
     assert _queued(engine, a_year_later) == []                 # never retried on its own
     with engine.connect() as conn:
-        assert push_store.queued_count(conn, a_year_later) == 0
+        assert push_store.work_due_count(conn, a_year_later) == 0
     with engine.begin() as conn:                              # `contacts push ID`
         assert request_push(conn, contact_ids=[contact_id]) == [contact_id]
     assert _queued(engine, now) == [contact_id]
