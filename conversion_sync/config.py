@@ -54,7 +54,7 @@ _SETTING_KEYS = {
     "pull_leads", "pull_contacts", "pull_accounts", "write_to_salesforce", "new_record_object",
     "default_entry_sync", "api_budget_share", "bulk_query_threshold", "bulk_ingest_threshold",
     "apply_batch_size", "external_id_field", "link_new_contacts_by_domain",
-    "push_max_attempts", "push_retry_base_seconds", 
+    "push_max_attempts", "push_retry_base_seconds", "push_budget_pause_seconds",
 }
 
 
@@ -81,6 +81,7 @@ class SyncSettings:
     link_new_contacts_by_domain: bool = False
     push_max_attempts: int = 8
     push_retry_base_seconds: int = 60
+    push_budget_pause_seconds: int = 300   # H3: how long work the API budget stopped waits
 
     def contact_mapping(self, conversion_field: str) -> FieldMapping | None:
         return next((m for m in self.contact_fields if m.field == conversion_field), None)
@@ -118,7 +119,7 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "settings") -> S
     base = SyncSettings()
     values: dict[str, Any] = {}
     for key in ("lookback_seconds", "settle_seconds", "bulk_query_threshold", "bulk_ingest_threshold",
-                "apply_batch_size", "push_max_attempts", "push_retry_base_seconds"):
+                "apply_batch_size", "push_max_attempts", "push_retry_base_seconds", "push_budget_pause_seconds"):
         if key in raw:
             values[key] = _whole_seconds(raw[key], f"{source}: {key}", minimum=0 if "seconds" in key else 1)
     for key in ("pull_leads", "pull_contacts", "pull_accounts", "write_to_salesforce",

@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 LOOKUP_LIMIT = 200            # emails per look-up query: one batch of creates
 LOOKUP_CHARS = 8_000          # and at most this many characters of emails (the query goes in the URL)
 NOT_PROVIDED = "[not provided]"
-BUDGET_PAUSE = dt.timedelta(minutes=5)   # work stopped by the API budget waits this long (H3)
 
 
 REJECTED_BY = "rejected/"      # counts["rejected/UNABLE_TO_LOCK_ROW"]: rejections per Salesforce error code
@@ -99,7 +98,7 @@ def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, no
         result.stopped = str(exc)
         log.warning("push stopped: %s", exc)
         with engine.begin() as conn:     # no run every few seconds that can only read the limits again
-            push_store.defer_waiting(conn, now=now, until=now + BUDGET_PAUSE, contact_ids=contact_ids)
+            push_store.defer_waiting(conn, now=now, until=now + dt.timedelta(seconds=settings.push_budget_pause_seconds), contact_ids=contact_ids)
     counts["api_calls"] = client.usage.total
     return result
 

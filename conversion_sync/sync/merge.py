@@ -15,7 +15,9 @@ _OLDEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 # transaction, so the two stamps are normally the same instant, or a few seconds apart when
 # triggers and flows run on the new records; a Contact created earlier than this existed before
 # the conversion. Both stamps come from Salesforce's clock, so our clock never enters into it.
-CONVERSION_SPAN = dt.timedelta(seconds=60)
+# Short on purpose: too short only costs a `duplicate` warning; too long would remove the contact
+# of a Contact that a user or an integration created just before converting a Lead into it.
+CONVERSION_SPAN = dt.timedelta(seconds=5)
 
 
 def newer_side(kept_value: Any, kept_at: dt.datetime | None,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import dagster as dg
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from conversion_sync.sandbox import generator as gen
 from conversion_sync.sandbox.errors import SandboxError
@@ -44,6 +44,7 @@ fields:
   title: {salesforce: Title, preference: two_way}
   phone: {salesforce: Phone, preference: two_way}
 push_retry_base_seconds: 1
+push_budget_pause_seconds: 1
 push_max_attempts: 60
 """
 
@@ -192,7 +193,10 @@ class SoakDriver(Actions):
 
     def backoff_pending(self) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(contacts.c.id).where(contacts.c.push_state == "failed").limit(1)).first() \
+            # a failed push waiting out its backoff, or queued work the API budget paused (H3)
+            return conn.execute(select(contacts.c.id).where(or_(
+                contacts.c.push_state == "failed",
+                and_(contacts.c.push_state == "queued", contacts.c.push_next_attempt_at.is_not(None)))).limit(1)).first() \
                 is not None
 
     def cycle(self):
