@@ -327,7 +327,10 @@ def _send_field_edits(engine, client: SalesforceClient, settings: SyncSettings, 
             if push_to_salesforce(mapping.preference, conversion_value=value,
                                   field_updated_at=candidate.contact.field_updated_at.get(mapping.field),
                                   salesforce_value=candidate.mirror.get(sf_field),
-                                  record_modified=candidate.last_modified_date, read_only=sf_field in read_only):
+                                  record_modified=candidate.last_modified_date,
+                                  read_only=sf_field in read_only,
+                                  **({"applied_value": candidate.applied.get(sf_field)}
+                                     if candidate.applied is not None and sf_field in candidate.applied else {})):
                 values[sf_field] = normalize_value(value)
                 changes[mapping.field] = [candidate.mirror.get(sf_field), normalize_value(value)]
         if values:
@@ -335,8 +338,10 @@ def _send_field_edits(engine, client: SalesforceClient, settings: SyncSettings, 
         else:
             unchanged.append(candidate.contact.key)
     if unchanged:   # nothing their preferences let through: a queued push of theirs is done
+        by_key = {c.contact.key: c for c in candidates}
         with engine.begin() as conn:
             push_store.record_pushed(conn, unchanged, [], run_id=run_id, now=now)
+            push_store.reconcile_edits(conn, _reconciled([by_key[key] for key in unchanged]))
     total = sum(len(items) for items in writes.values())
     for sobject, items in writes.items():
         if total > settings.bulk_ingest_threshold:
@@ -387,12 +392,19 @@ def _record_updates(engine, client, settings, sobject, items, outcomes: dict[int
         push_store.record_mirror(conn, mirror, run_id=run_id, now=now)
         push_store.restamp_our_writes(conn, _restamps(written, read_back), pushed_since=now)
         push_store.record_pushed(conn, pushed, events, run_id=run_id, now=now)
+        push_store.reconcile_edits(conn, _reconciled([c for c, _, _ in items if c.contact.key in pushed]))
         push_store.record_rejected(conn, failures, run_id=run_id, now=now,
                                    base_seconds=settings.push_retry_base_seconds,
                                    max_attempts=settings.push_max_attempts)
     counts["updated_in_salesforce"] += len(pushed)
     counts["fields_pushed"] += sum(len(v) for c, v, _ in items if c.contact.key in pushed)
     _count_rejected(counts, [rejection_code(error) for error in failures.values()])
+
+
+def _reconciled(candidates) -> list[tuple[int, Any]]:
+    """P5: the candidates with nothing left to send (a record with a Salesforce change not applied
+    yet stays a candidate: the apply decides first, then the push looks again)."""
+    return [(c.contact.key, c.edited_at) for c in candidates if not c.pending]
 
 
 def _errors_text(outcome: dict[str, Any]) -> str:

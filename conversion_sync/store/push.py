@@ -23,6 +23,9 @@ sr = salesforce_records
 # The stamps of a mirror row written without Salesforce's answer (the read-back failed): older
 # than anything Salesforce holds, so the next pull of the record always replaces them.
 UNKNOWN_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+# A contact's `edited_in_conversion_at` once the push found nothing left to send for it (P5):
+# still set (the contact was edited in Conversion), older than any edit, so not a candidate.
+RECONCILED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def _due(now: dt.datetime):
@@ -67,20 +70,38 @@ class UpdateCandidate:
     salesforce_id: str
     mirror: dict[str, Any]
     last_modified_date: dt.datetime
+    applied: dict[str, Any] | None = None      # what Salesforce said when last applied (R5 base)
+    pending: bool = False                       # a Salesforce change not applied yet
+    edited_at: dt.datetime | None = None        # the contact's marker as read (see reconcile_edits)
 
 
 def update_candidates(conn: Connection, *, now: dt.datetime, contact_ids: Sequence[int] | None,
                       custom_fields: Sequence[str]) -> list[UpdateCandidate]:
-    """Linked contacts edited in Conversion after their record's LastModifiedDate (P5), due,
-    whose record still exists and can be written (not a converted Lead)."""
-    query = (select(contacts.c.id, sr.c.sobject, sr.c.salesforce_id, sr.c.fields, sr.c.last_modified_date)
+    """Linked contacts with a Conversion edit the push has not reconciled yet (P5), due, whose
+    record still exists and can be written (not a converted Lead). Which fields go out is
+    decided per field (sync.fields.push_to_salesforce); the marker is moved by reconcile_edits."""
+    query = (select(contacts.c.id, contacts.c.edited_in_conversion_at, sr.c.sobject, sr.c.salesforce_id,
+                    sr.c.fields, sr.c.applied_fields, sr.c.pending, sr.c.last_modified_date)
              .join(sr, sr.c.salesforce_id == contacts.c.salesforce_id)
-             .where(contacts.c.edited_in_conversion_at > sr.c.last_modified_date, sr.c.is_deleted.is_(False),
+             .where(contacts.c.edited_in_conversion_at > RECONCILED, sr.c.is_deleted.is_(False),
                     sr.c.is_converted.is_(False), _due(now)))
     rows = conn.execute(_restrict(query, contact_ids).order_by(contacts.c.id)).all()
     states = {s.key: s for s in load_contacts(conn, ids=[r.id for r in rows], custom_fields=custom_fields)}
-    return [UpdateCandidate(states[r.id], r.sobject, r.salesforce_id, dict(r.fields or {}), r.last_modified_date)
+    return [UpdateCandidate(states[r.id], r.sobject, r.salesforce_id, dict(r.fields or {}), r.last_modified_date,
+                            applied=dict(r.applied_fields) if r.applied_fields is not None else None,
+                            pending=bool(r.pending), edited_at=r.edited_in_conversion_at)
             for r in rows]
+
+
+def reconcile_edits(conn: Connection, marks: Sequence[tuple[int, dt.datetime | None]]) -> None:
+    """P5: (contact id, its `edited_in_conversion_at` as read) for contacts the push has nothing
+    left to send for: no longer candidates. Only when the marker is still at most what was read,
+    so an edit made meanwhile is sent by the next push."""
+    rows = [{"b_id": contact_id, "b_read": read} for contact_id, read in marks if read is not None]
+    if rows:
+        edited = contacts.c.edited_in_conversion_at
+        conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"), edited <= bindparam("b_read"))
+                     .values(edited_in_conversion_at=RECONCILED), rows)
 
 
 def record_linked(conn: Connection, links: Sequence[tuple[int, str, str, str]], *, run_id: str | None,

@@ -98,22 +98,34 @@ def push_to_salesforce(
     field_updated_at: dt.datetime | None,
     salesforce_value: Any,
     record_modified: dt.datetime | None,
+    applied_value: Any = _UNSEEN,
     read_only: bool = False,
 ) -> bool:
-    """R5/P5 on push: should the Conversion value be written to the linked Salesforce record?
+    """R5/P5 on push, per field: should the Conversion value be written to the linked record?
 
-    Considered only when the field was edited after the record's LastModifiedDate and differs
-    from what Salesforce last said; then the preference decides.
+    The mirror image of the pull's three-way compare. `salesforce_value` is what Salesforce last
+    said, `applied_value` what it said when the record was last applied to Conversion (omit it
+    when unknown). A field is considered only when its value differs from Salesforce's, and
+    (but for always_prefer_conversion) Conversion changed it since the last apply while
+    Salesforce did not (a Salesforce change not applied yet is the pull's to decide first). No
+    clock is compared, so another field's edit in Salesforce, or an org clock ahead of ours,
+    never holds a Conversion edit back. Without `applied_value`, the field must have been edited
+    after the record's LastModifiedDate (the old record-wide gate).
     """
     if read_only or preference in (Preference.DO_NOT_SYNC, Preference.ALWAYS_PREFER_SALESFORCE):
         return False
     if field_updated_at is None:
         return False
-    if record_modified is not None and field_updated_at <= record_modified:
-        return False
     value = normalize_value(conversion_value)
     if value == normalize_value(salesforce_value):
         return False
+    if applied_value is _UNSEEN:
+        if record_modified is not None and field_updated_at <= record_modified:
+            return False
+    elif preference is not Preference.ALWAYS_PREFER_CONVERSION:
+        applied = normalize_value(applied_value)
+        if applied != normalize_value(salesforce_value) or value == applied:
+            return False
     if preference is Preference.PREFER_SALESFORCE_UNLESS_EMPTY:
         return is_empty(salesforce_value) and value is not None
     return True
