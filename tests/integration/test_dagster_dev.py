@@ -110,12 +110,15 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
         _ui_checks(harness, org, port, backfill_id, days)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
+        stopped_by_term = True
         try:
-            process.wait(60)
+            process.wait(180)      # five processes on a loaded 2-core machine can take a minute and more
         except subprocess.TimeoutExpired:
+            stopped_by_term = False
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(30)
         log.close()
-    assert process.returncode is not None
+    assert stopped_by_term, "dagster dev did not stop within 180 s of SIGTERM"
 
 
 def _node(port: int, name: str) -> dict:
