@@ -25,7 +25,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args()
     env = read_env_file(sandbox_env_file())
-    from conversion_sync.sandbox.admin_client import SandboxAdminClient
+    from sandbox_org.admin_client import SandboxAdminClient
 
     admin = SandboxAdminClient(env["SALESFORCE_INSTANCE_URL"], env["CONVERSION_SANDBOX_ADMIN_TOKEN"],
                                env["SALESFORCE_CA_BUNDLE"])

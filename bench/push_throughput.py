@@ -24,7 +24,7 @@ def main() -> int:
     os.environ["CONVERSION_SYNC_DATA_DIR"] = folder
     from conversion_sync.config import load_sync_settings
     from conversion_sync.resources.salesforce import SalesforceResource
-    from conversion_sync.sandbox.testing import running_sandbox
+    from sandbox_org.testing import running_sandbox
     from conversion_sync.service.entry import identify_entries
     from conversion_sync.service.push import push
     from conversion_sync.store.database import open_engine

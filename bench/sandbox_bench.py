@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from simple_salesforce import format_soql
 
-from conversion_sync.sandbox.testing import running_sandbox
+from sandbox_org.testing import running_sandbox
 
 FIELDS = "Id, Email, FirstName, LastName, Title, AccountId, SystemModstamp, LastModifiedDate, IsDeleted"
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -34,7 +34,7 @@ def main() -> int:
     os.environ["CONVERSION_SYNC_SETTLE_SECONDS"] = "0"
     import dagster as dg
 
-    from conversion_sync.sandbox.testing import running_sandbox
+    from sandbox_org.testing import running_sandbox
     from conversion_sync.service.cycle import run_sync_cycle
 
     with running_sandbox() as sandbox:

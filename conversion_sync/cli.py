@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import logging
+import os
+import subprocess
 import sys
 import traceback
 from typing import Any, Callable
@@ -117,12 +120,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+SANDBOX_MODULE = "sandbox_org"   # a separate distribution (sandbox/), run as a program, never imported
+
+
+def _run_sandbox_org(args: list[str]) -> int:
+    """`conversion-sync sandbox ...`: run the sandbox org's own command (`python -m sandbox_org`)
+    in place of this process, so that signals reach it directly."""
+    if importlib.util.find_spec(SANDBOX_MODULE) is None:
+        print("conversion-sync: the sandbox org is not installed; install it with "
+              "`pip install -e sandbox` from the checkout (scripts/demo and scripts/test do).", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", SANDBOX_MODULE, *args]
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, command)
+    return subprocess.call(command)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "sandbox":
-        from conversion_sync.sandbox.cli import main as sandbox_main
-
-        return sandbox_main(argv[1:])
+        return _run_sandbox_org(argv[1:])
     args = _parser().parse_args(argv)
     args.json = getattr(args, "json", False)
     args.verbose = getattr(args, "verbose", False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversion_sync.sandbox.testing import running_sandbox
+from sandbox_org.testing import running_sandbox
 from tests.integration.harness import SyncHarness
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from conversion_sync.config import load_sync_settings
 from conversion_sync.partitions import first_partition_start, partition_bounds, partition_key_for
 from conversion_sync.resources.salesforce import SalesforceResource
-from conversion_sync.sandbox.errors import SandboxError
+from sandbox_org.errors import SandboxError
 from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.service.extract import extract
 from conversion_sync.store import watermarks

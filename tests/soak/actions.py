@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from conversion_sync.sandbox import generator as gen
+from sandbox_org import generator as gen
 from conversion_sync.store.schema import contacts
 from conversion_sync.sync.ids import to_18
 from tests.soak.ledger import COMPARED, CONVERSION, SALESFORCE, norm

@@ -25,8 +25,8 @@ from typing import Any, Callable
 import dagster as dg
 from sqlalchemy import and_, or_, select
 
-from conversion_sync.sandbox import generator as gen
-from conversion_sync.sandbox.errors import SandboxError
+from sandbox_org import generator as gen
+from sandbox_org.errors import SandboxError
 from conversion_sync.store.database import open_engine
 from conversion_sync.store.schema import contacts, sync_runs
 from conversion_sync.sync.ids import to_18

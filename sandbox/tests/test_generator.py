@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from conversion_sync.sandbox.generator import generate_demo_org
-from conversion_sync.sandbox.org import SandboxOrg
+from sandbox_org.generator import generate_demo_org
+from sandbox_org.org import SandboxOrg
 
 CLOCK = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from conversion_sync.sandbox.errors import SandboxError
+from sandbox_org.errors import SandboxError
 
 
 def test_convert_into_new_contact_and_account(org, sf):

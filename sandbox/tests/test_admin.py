@@ -9,8 +9,8 @@ import pytest
 import requests
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceMalformedRequest
 
-from conversion_sync.sandbox.admin_client import SandboxAdminClient
-from conversion_sync.sandbox.errors import SandboxError
+from sandbox_org.admin_client import SandboxAdminClient
+from sandbox_org.errors import SandboxError
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from conversion_sync.sandbox.activity import ActivitySimulator
-from conversion_sync.sandbox.generator import generate_demo_org
+from sandbox_org.activity import ActivitySimulator
+from sandbox_org.generator import generate_demo_org
 
 
 def test_steps_change_the_org(org):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from conversion_sync.sync.ids import OBJECT_BY_PREFIX, InvalidSalesforceId, to_18
+from .ids import OBJECT_BY_PREFIX, InvalidSalesforceId, to_18
 
 from . import dml
 from .errors import SandboxError

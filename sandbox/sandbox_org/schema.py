@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from conversion_sync.sync.ids import KEY_PREFIXES
+from .ids import KEY_PREFIXES
 
 logger = logging.getLogger(__name__)
 

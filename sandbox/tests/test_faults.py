@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from conversion_sync.sandbox.errors import SandboxError
+from sandbox_org.errors import SandboxError
 
 
 @pytest.mark.parametrize("kind, exception, status, code", [

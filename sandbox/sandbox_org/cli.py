@@ -1,4 +1,4 @@
-"""`conversion-sync sandbox` / `python -m conversion_sync.sandbox`: run the sandbox org.
+"""`conversion-sync sandbox` / `python -m sandbox_org`: run the sandbox org.
 
 Starts the HTTPS server, fills the org with demo data (or loads a snapshot with `--persist`),
 writes the CA file and an env file with the SALESFORCE_* settings, prints the credentials and then

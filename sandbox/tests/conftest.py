@@ -7,7 +7,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from conversion_sync.sandbox.testing import Sandbox, running_sandbox
+from sandbox_org.testing import Sandbox, running_sandbox
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conversion_sync.sandbox.testing import running_sandbox
+from sandbox_org.testing import running_sandbox
 
-from .conftest import client_session
 
 
 def test_starting_a_sandbox_is_cheap():
@@ -42,7 +41,7 @@ def test_concurrent_clients(sandbox, org):
 
 
 def test_unknown_paths_answer_like_salesforce(sandbox):
-    session = client_session(sandbox)
+    session = sandbox.session()
     headers = {"Authorization": f"Bearer {sandbox.access_token}"}
     missing = session.get(f"{sandbox.instance_url}/services/data/v59.0/sobjects/Opportunity/describe",
                           headers=headers)

@@ -7,7 +7,7 @@ import logging
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from conversion_sync.sync.ids import InvalidSalesforceId, to_18
+from .ids import InvalidSalesforceId, to_18
 
 from . import dml
 from .errors import SandboxError

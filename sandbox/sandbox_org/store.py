@@ -14,10 +14,8 @@ import re
 import string
 from typing import Any, Iterable
 
-
-from conversion_sync.sync.ids import to_18
-
 from .blocklist import BlockList
+from .ids import checksum, to_18
 from .schema import FieldDef, ObjectSchema
 from .values import now_ms
 
@@ -78,29 +76,18 @@ def base62(number: int, width: int) -> str:
     return "".join(reversed(digits)).lstrip("0").rjust(width, "0")
 
 
-_UPPER_BITS = str.maketrans({c: ("1" if c in string.ascii_uppercase else "0") for c in _BASE62})
-_SUFFIX_ALPHABET = string.ascii_uppercase + "012345"
-
-
-def _fast_suffix(id15: str) -> str:
-    """The checksum of `conversion_sync.sync.ids.checksum_suffix`, computed with one translate."""
-    bits = id15.translate(_UPPER_BITS)
-    return (_SUFFIX_ALPHABET[int(bits[4::-1], 2)] + _SUFFIX_ALPHABET[int(bits[9:4:-1], 2)]
-            + _SUFFIX_ALPHABET[int(bits[14:9:-1], 2)])
-
-
 def normalize_id(value: str) -> str:
-    """`conversion_sync.sync.ids.to_18` for the hot paths (same rules, same errors)."""
+    """`ids.to_18` for the hot paths: a well-formed id gets its checksum without the slow checks."""
     if not isinstance(value, str) or not _ID_RE.match(value):
         return to_18(value)  # raises InvalidSalesforceId with the usual message (or strips spaces)
     id15 = value[:15]
-    return id15 + _fast_suffix(id15)
+    return id15 + checksum(id15)
 
 
 def make_id(prefix: str, pod: str, number: int) -> str:
     """An 18-character id: key prefix, 2-char pod, reserved '0', 9-char number, checksum."""
     id15 = prefix + pod + "0" + base62(number, 9)
-    return id15 + _fast_suffix(id15)
+    return id15 + checksum(id15)
 
 
 class IdGen:

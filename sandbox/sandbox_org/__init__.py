@@ -1,7 +1,7 @@
 """The sandbox org (SPEC §5): a local HTTPS server that speaks the Salesforce REST API subset
 conversion-sync uses, with an in-memory org and operator controls. See docs/sandbox.md.
 
-    from conversion_sync.sandbox import running_sandbox
+    from sandbox_org import running_sandbox
     with running_sandbox() as sandbox:
         sf = sandbox.salesforce()
 """

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from conversion_sync.sandbox.errors import SandboxError
+from sandbox_org.errors import SandboxError
 
 
 @pytest.fixture

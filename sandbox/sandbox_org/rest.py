@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from conversion_sync.sync.ids import InvalidSalesforceId, to_18
+from .ids import InvalidSalesforceId, to_18
 
 from . import dml
 from .engine import Result

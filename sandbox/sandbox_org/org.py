@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from conversion_sync.sync.ids import InvalidSalesforceId, to_18
+from .ids import InvalidSalesforceId, to_18
 
 from . import dml, lifecycle
 from .auth import AuthState

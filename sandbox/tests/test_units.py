@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simple_salesforce import format_soql
 
-import conversion_sync.sandbox.blocklist as blocklist
-from conversion_sync.sandbox.soql import parse
-from conversion_sync.sandbox.store import make_id, normalize_id
-from conversion_sync.sandbox.values import datetime_to_ms, format_rest_datetime, parse_datetime_text
-from conversion_sync.sync.ids import to_18
+import sandbox_org.blocklist as blocklist
+from sandbox_org.soql import parse
+from sandbox_org.store import make_id, normalize_id
+from sandbox_org.values import datetime_to_ms, format_rest_datetime, parse_datetime_text
+from sandbox_org.ids import to_18
 
 OPS = st.lists(st.tuples(st.sampled_from(["add", "remove", "update", "window"]), st.integers(0, 60),
                          st.integers(0, 60), st.booleans()), max_size=120)

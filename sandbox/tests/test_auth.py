@@ -7,11 +7,10 @@ import requests
 from simple_salesforce import Salesforce, SalesforceLogin
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceExpiredSession
 
-from .conftest import client_session
 
 
 def test_client_credentials_in_form_and_basic_auth(sandbox):
-    session = client_session(sandbox)
+    session = sandbox.session()
     url = f"{sandbox.instance_url}/services/oauth2/token"
     by_form = session.post(url, data={"grant_type": "client_credentials", "client_id": sandbox.client_id,
                                       "client_secret": sandbox.client_secret})
@@ -35,14 +34,14 @@ def test_client_credentials_in_form_and_basic_auth(sandbox):
     ({"grant_type": "authorization_code"}, "unsupported_grant_type"),
 ])
 def test_oauth_bad_credentials(sandbox, form, error):
-    response = client_session(sandbox).post(f"{sandbox.instance_url}/services/oauth2/token", data=form)
+    response = sandbox.session().post(f"{sandbox.instance_url}/services/oauth2/token", data=form)
     assert response.status_code == 400
     assert response.json()["error"] == error
     assert response.json()["error_description"]
 
 
 def test_password_grant_with_security_token(sandbox):
-    response = client_session(sandbox).post(f"{sandbox.instance_url}/services/oauth2/token", data={
+    response = sandbox.session().post(f"{sandbox.instance_url}/services/oauth2/token", data={
         "grant_type": "password", "username": sandbox.username,
         "password": sandbox.password + sandbox.security_token,
         "client_id": sandbox.client_id, "client_secret": sandbox.client_secret})
@@ -51,7 +50,7 @@ def test_password_grant_with_security_token(sandbox):
 
 
 def test_soap_login_through_simple_salesforce(sandbox):
-    session = client_session(sandbox)
+    session = sandbox.session()
     session_id, instance = SalesforceLogin(username=sandbox.username, password=sandbox.password,
                                            security_token=sandbox.security_token,
                                            scratch_url=sandbox.instance_url, session=session)
@@ -64,12 +63,12 @@ def test_soap_login_through_simple_salesforce(sandbox):
 def test_soap_login_bad_password_is_a_soap_fault(sandbox):
     with pytest.raises(SalesforceAuthenticationFailed) as failure:
         SalesforceLogin(username=sandbox.username, password="wrong", security_token=sandbox.security_token,
-                        scratch_url=sandbox.instance_url, session=client_session(sandbox))
+                        scratch_url=sandbox.instance_url, session=sandbox.session())
     assert failure.value.code == "INVALID_LOGIN"
 
 
 def test_missing_or_unknown_token_is_401_invalid_session(sandbox):
-    session = client_session(sandbox)
+    session = sandbox.session()
     response = session.get(f"{sandbox.instance_url}/services/data/v59.0/limits/")
     assert response.status_code == 401
     assert response.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
@@ -97,6 +96,6 @@ def test_tls_is_verified_against_the_sandbox_ca(sandbox):
     session.verify = True  # system trust store only: the sandbox certificate must be rejected
     with pytest.raises(requests.exceptions.SSLError):
         session.get(f"{sandbox.instance_url}/services/data/")
-    ok = client_session(sandbox).get(f"{sandbox.instance_url.replace('127.0.0.1', 'localhost')}/services/data/")
+    ok = sandbox.session().get(f"{sandbox.instance_url.replace('127.0.0.1', 'localhost')}/services/data/")
     assert ok.status_code == 200
     assert any(v["version"] == "59.0" for v in ok.json())

@@ -10,7 +10,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from conversion_sync.sync.ids import KEY_PREFIXES, to_18
+from sandbox_org.ids import KEY_PREFIXES, to_18
 
 
 def test_create_get_update_delete(org, sf):

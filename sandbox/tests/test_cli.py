@@ -1,4 +1,4 @@
-"""CLI smoke test: `python -m conversion_sync.sandbox` in a subprocess, used like the demo uses it."""
+"""CLI smoke test: `python -m sandbox_org` in a subprocess, used like the demo uses it."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 import requests
 from simple_salesforce import Salesforce
 
-from conversion_sync.sandbox.admin_client import SandboxAdminClient
+from sandbox_org.admin_client import SandboxAdminClient
 
 
 def _start(state_dir: Path, *extra: str) -> tuple[subprocess.Popen, list[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESFORCE_")}
-    proc = subprocess.Popen([sys.executable, "-m", "conversion_sync.sandbox", "--port", "0", "--state-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox_org", "--port", "0", "--state-dir",
                              str(state_dir), "--accounts", "5", "--contacts", "20", "--leads", "20", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
@@ -86,7 +86,7 @@ def test_cli_refuses_a_busy_port(tmp_path):
     proc, _ = _start(tmp_path / "a")
     try:
         port = _env(tmp_path / "a" / "sandbox.env")["SALESFORCE_INSTANCE_URL"].rsplit(":", 1)[1]
-        busy = subprocess.run([sys.executable, "-m", "conversion_sync.sandbox", "--port", port, "--state-dir",
+        busy = subprocess.run([sys.executable, "-m", "sandbox_org", "--port", port, "--state-dir",
                                str(tmp_path / "b"), "--accounts", "1", "--contacts", "1", "--leads", "1"],
                               capture_output=True, text=True, timeout=30)
         assert busy.returncode == 2 and "choose another --port" in busy.stderr

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conversion_sync.sync.ids import OBJECT_BY_PREFIX
+from .ids import OBJECT_BY_PREFIX
 
 from . import dml
 from .engine import Result, execute

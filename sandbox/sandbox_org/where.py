@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from conversion_sync.sync.ids import InvalidSalesforceId, to_18
+from .ids import InvalidSalesforceId, to_18
 
 from .schema import NUMBER_TYPES, STRING_TYPES, FieldDef
 from .soql import Cmp, Literal, Node, Not, Query, soql_error

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from conversion_sync.sync.ids import OBJECT_BY_PREFIX, InvalidSalesforceId, to_18
+from .ids import OBJECT_BY_PREFIX, InvalidSalesforceId, to_18
 
 from .errors import SandboxError, entity_is_deleted, invalid_field_on_write, malformed_id
 from .schema import NUMBER_TYPES, STRING_TYPES, FieldDef, ObjectSchema
