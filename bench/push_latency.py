@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import uuid
 
 from simple_salesforce import format_soql
 
-from conversion_sync.config import read_env_file, sandbox_env_file
+from conversion_sync.config import data_dir, read_env_file
 
 
 def main() -> int:
@@ -24,7 +25,9 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args()
-    env = read_env_file(sandbox_env_file())
+    env_file = data_dir() / "sandbox" / "sandbox.env"   # where scripts/demo's sandbox org writes its settings
+    env = read_env_file(env_file)
+    cli_env = {**os.environ, "CONVERSION_SYNC_ENV_FILE": str(env_file)}
     from sandbox_org.admin_client import SandboxAdminClient
 
     admin = SandboxAdminClient(env["SALESFORCE_INSTANCE_URL"], env["CONVERSION_SANDBOX_ADMIN_TOKEN"],
@@ -34,7 +37,8 @@ def main() -> int:
         email = f"latency-{uuid.uuid4().hex[:10]}@example.com"
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "conversion_sync.cli", "contacts", "add", "--email", email,
-                        "--last-name", "Latency", "--sync-to-salesforce"], check=True, capture_output=True)
+                        "--last-name", "Latency", "--sync-to-salesforce"], check=True, capture_output=True,
+                       env=cli_env)
         while not admin.query(format_soql("SELECT Id FROM Lead WHERE Email = {}", email)):
             if time.monotonic() - started > args.timeout:
                 print(f"sample {sample}: not in Salesforce after {args.timeout:.0f} s", file=sys.stderr)

@@ -292,12 +292,12 @@ class SalesforceSettings:
         return "access_token"
 
 
-def sandbox_env_file(environ: Mapping[str, str] | None = None) -> Path:
-    """Where `conversion-sync sandbox` writes the settings of the sandbox org by default."""
-    return data_dir(environ) / "sandbox" / "sandbox.env"
+ENV_FILE_VARIABLE = "CONVERSION_SYNC_ENV_FILE"
+DEMO_ENV_FILE = "data/sandbox/sandbox.env"   # what scripts/demo's sandbox org writes (named in messages only)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines (blank lines and `#` comments skipped, quotes around a value removed)."""
     values = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -307,14 +307,28 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def _with_named_env_file(env: Mapping[str, str]) -> Mapping[str, str]:
+    """`env` plus the SALESFORCE_* lines of the file CONVERSION_SYNC_ENV_FILE names, if it names one
+    (a variable set in the environment wins over the file). Nothing is read from anywhere else."""
+    named = env.get(ENV_FILE_VARIABLE, "").strip()
+    if not named:
+        return env
+    path = Path(named).expanduser()
+    try:
+        values = read_env_file(path)
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"{ENV_FILE_VARIABLE} names {path}, which is not a readable env file (the demo's "
+                          f"sandbox org writes {DEMO_ENV_FILE} when it starts).") from None
+    from_file = {key: value for key, value in values.items() if key.startswith("SALESFORCE_")}
+    return {**env, **{key: value for key, value in from_file.items() if not env.get(key, "").strip()}}
+
+
 def salesforce_settings_from_env(environ: Mapping[str, str] | None = None) -> SalesforceSettings:
     """Read the SALESFORCE_* variables; one clear sentence for whatever is missing or wrong.
 
-    With no SALESFORCE_INSTANCE_URL at all, the settings the sandbox org wrote under the data
-    folder are used when that file exists (the embedded demo needs nothing set)."""
-    env = os.environ if environ is None else environ
-    if not env.get("SALESFORCE_INSTANCE_URL", "").strip() and sandbox_env_file(env).is_file():
-        env = {**env, **read_env_file(sandbox_env_file(env))}
+    They come from the environment, or from an env file only when CONVERSION_SYNC_ENV_FILE names
+    one: there is no fallback to the sandbox org's files (scripts/demo exports them itself)."""
+    env = _with_named_env_file(os.environ if environ is None else environ)
 
     def get(name: str) -> str | None:
         value = env.get(name, "").strip()
@@ -323,8 +337,10 @@ def salesforce_settings_from_env(environ: Mapping[str, str] | None = None) -> Sa
     url = get("SALESFORCE_INSTANCE_URL")
     if not url:
         raise ConfigError(
-            "Set SALESFORCE_INSTANCE_URL to your org's URL (for the sandbox org, start `conversion-sync sandbox` "
-            "and load the env file it writes, data/sandbox/sandbox.env).")
+            "Salesforce is not configured: set SALESFORCE_INSTANCE_URL to your org's URL and its login "
+            "(SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET, SALESFORCE_USERNAME and SALESFORCE_PASSWORD, or "
+            f"SALESFORCE_ACCESS_TOKEN), or name an env file of them in {ENV_FILE_VARIABLE} (for the demo's "
+            f"sandbox org: {DEMO_ENV_FILE}).")
     if not re.match(r"^https://[A-Za-z0-9.\-]+(:\d{1,5})?/?$", url):
         raise ConfigError(
             f"SALESFORCE_INSTANCE_URL must be an https:// address like https://yourorg.my.salesforce.com (got {url!r}).")

@@ -1,4 +1,4 @@
-"""`conversion-sync sandbox` / `python -m sandbox_org`: run the sandbox org.
+"""`sandbox-org` / `python -m sandbox_org` (also `conversion-sync sandbox`): run the sandbox org.
 
 Starts the HTTPS server, fills the org with demo data (or loads a snapshot with `--persist`),
 writes the CA file and an env file with the SALESFORCE_* settings, prints the credentials and then
@@ -34,7 +34,7 @@ def default_state_dir() -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="conversion-sync sandbox",
+    parser = argparse.ArgumentParser(prog="sandbox-org",
                                      description="Run the sandbox Salesforce org (a local HTTPS server that speaks "
                                                  "the Salesforce REST API subset conversion-sync uses).")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -89,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         state_dir.mkdir(parents=True, exist_ok=True)
         org, origin = _org(args, state_dir)
     except (OSError, ValueError) as exc:
-        print(f"conversion-sync sandbox: cannot prepare the state directory {state_dir}: {exc}", file=sys.stderr)
+        print(f"sandbox-org: cannot prepare the state directory {state_dir}: {exc}", file=sys.stderr)
         return 2
     try:
         sandbox = Sandbox(host=args.host, port=args.port, state_dir=state_dir, org=org).start()
     except OSError as exc:
-        print(f"conversion-sync sandbox: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+        print(f"sandbox-org: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
               f"choose another --port (0 picks a free one).", file=sys.stderr)
         return 2
     stop = threading.Event()

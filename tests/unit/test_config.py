@@ -64,7 +64,7 @@ def test_bad_environment_numbers_and_missing_file():
 
 
 @pytest.mark.parametrize("env, says", [
-    ({}, "Set SALESFORCE_INSTANCE_URL"),
+    ({}, "Salesforce is not configured: set SALESFORCE_INSTANCE_URL"),
     ({"SALESFORCE_INSTANCE_URL": "http://example.com"}, "must be an https:// address"),
     ({"SALESFORCE_INSTANCE_URL": URL}, "Set SALESFORCE_ACCESS_TOKEN, or SALESFORCE_CLIENT_ID"),
     ({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_CLIENT_ID": "id"}, "SALESFORCE_CLIENT_SECRET is not"),
@@ -95,13 +95,33 @@ def test_auth_modes():
     assert not any(secret in repr(settings) for secret in ("sec-ret-1", "pass-word-2", "tok-3"))
 
 
-def test_with_nothing_set_the_sandbox_orgs_env_file_is_used(tmp_path):
+SANDBOX_ENV = "SALESFORCE_INSTANCE_URL=https://127.0.0.1:8443\nSALESFORCE_CLIENT_ID=cid\nSALESFORCE_CLIENT_SECRET=sec\n"
+
+
+def test_the_sandbox_orgs_env_file_is_never_read_unless_named(tmp_path):
     (tmp_path / "sandbox").mkdir()
-    (tmp_path / "sandbox" / "sandbox.env").write_text(
-        "SALESFORCE_INSTANCE_URL=https://127.0.0.1:8443\nSALESFORCE_CLIENT_ID=cid\nSALESFORCE_CLIENT_SECRET=sec\n")
-    settings = salesforce_settings_from_env({"CONVERSION_SYNC_DATA_DIR": str(tmp_path)})
+    (tmp_path / "sandbox" / "sandbox.env").write_text(SANDBOX_ENV)
+    with pytest.raises(ConfigError) as error:
+        salesforce_settings_from_env({"CONVERSION_SYNC_DATA_DIR": str(tmp_path)})
+    assert str(error.value) == (
+        "Salesforce is not configured: set SALESFORCE_INSTANCE_URL to your org's URL and its login "
+        "(SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET, SALESFORCE_USERNAME and SALESFORCE_PASSWORD, or "
+        "SALESFORCE_ACCESS_TOKEN), or name an env file of them in CONVERSION_SYNC_ENV_FILE (for the demo's "
+        "sandbox org: data/sandbox/sandbox.env).")
+
+
+def test_an_env_file_named_in_conversion_sync_env_file_is_used(tmp_path):
+    env_file = tmp_path / "org.env"
+    env_file.write_text("# written by the sandbox org\n" + SANDBOX_ENV + "CONVERSION_DATABASE_URL=sqlite:///x.db\n")
+    settings = salesforce_settings_from_env({"CONVERSION_SYNC_ENV_FILE": str(env_file)})
     assert settings.instance_url == "https://127.0.0.1:8443" and settings.auth_mode == "client_credentials"
-    # An explicit setting wins over the file.
-    explicit = salesforce_settings_from_env({"CONVERSION_SYNC_DATA_DIR": str(tmp_path), "SALESFORCE_INSTANCE_URL": URL,
-                                             "SALESFORCE_ACCESS_TOKEN": "t"})
-    assert explicit.instance_url == URL
+    # A variable set in the environment wins over the file.
+    explicit = salesforce_settings_from_env({"CONVERSION_SYNC_ENV_FILE": str(env_file), "SALESFORCE_INSTANCE_URL": URL})
+    assert explicit.instance_url == URL and explicit.client_id == "cid"
+
+
+def test_a_named_env_file_that_is_missing_is_one_sentence(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        salesforce_settings_from_env({"CONVERSION_SYNC_ENV_FILE": str(tmp_path / "nope.env")})
+    assert str(error.value) == (f"CONVERSION_SYNC_ENV_FILE names {tmp_path / 'nope.env'}, which is not a readable "
+                                "env file (the demo's sandbox org writes data/sandbox/sandbox.env when it starts).")
