@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from conversion_sync.sync.ids import InvalidSalesforceId, object_for_id, to_18
-from conversion_sync.sync.values import BadValue, checked_email, checked_field, shown
+from conversion_sync.sync.values import BadValue, checked_email, checked_field, email_key, shown
 from conversion_sync.sync.model import (
     ApplyResult,
     ContactState,
@@ -138,7 +138,7 @@ class IdentityResolver:
             if value and (kind, value) in self.identifiers:
                 return self.by_key[self.identifiers[(kind, value)]], kind
         if entry.email:
-            candidates = [self.by_key[k] for k in self.by_email.keys(entry.email.lower())
+            candidates = [self.by_key[k] for k in self.by_email.keys(email_key(entry.email))
                           if not self._conflicts(self.by_key[k], entry)]
             if candidates:
                 return max(candidates, key=ContactState.recency), "email"
@@ -156,7 +156,7 @@ class IdentityResolver:
                                updated_at=self.now, salesforce_sync=entry.sync or self.default_sync,
                                edited_in_conversion=True)
         self._next_key -= 1
-        same_email = sorted(self.by_email.keys(entry.email.lower()), key=stored_order) if entry.email else []
+        same_email = sorted(self.by_email.keys(email_key(entry.email)), key=stored_order) if entry.email else []
         self._index(contact)
         self.result.contacts[contact.key] = contact
         self.result.events.append(SyncEvent("contact_created", "P2", contact_key=contact.key,
