@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from simple_salesforce import format_soql
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine
 
 from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, SalesforceConnectionError
@@ -39,19 +38,23 @@ from conversion_sync.service.push_calls import LimitsFirst
 from conversion_sync.service.push_calls import read_back as _read_back
 from conversion_sync.store import push as push_store
 from conversion_sync.store import staging
-from conversion_sync.store.schema import companies
 from conversion_sync.sync.fields import normalize_value, push_to_salesforce
 from conversion_sync.sync.ids import to_18
 from conversion_sync.sync.model import ContactState, SyncEvent
-from conversion_sync.sync.push import stamp_of_our_write
+from conversion_sync.sync.push import (
+    accounts_by_domain,
+    email_chunks,
+    errors_text,
+    new_record,
+    object_of_link,
+    pick_unclaimed,
+    rejection_code,
+    sent_fields,
+    stamp_of_our_write,
+)
 from conversion_sync.sync.records import PulledRecord, from_api, to_text
 
 log = logging.getLogger(__name__)
-
-LOOKUP_LIMIT = 200            # emails per look-up query: one batch of creates
-LOOKUP_CHARS = 8_000          # and at most this many characters of emails (the query goes in the URL)
-NOT_PROVIDED = "[not provided]"
-
 
 REJECTED_BY = "rejected/"      # counts["rejected/UNABLE_TO_LOCK_ROW"]: rejections per Salesforce error code
 
@@ -67,17 +70,39 @@ class PushResult:
         return Counter({key[len(REJECTED_BY):]: n for key, n in self.counts.items() if key.startswith(REJECTED_BY)})
 
 
-def rejection_code(error: str) -> str:
-    """The Salesforce error code a rejection's text starts with ("UNABLE_TO_LOCK_ROW: ..."), else "other"."""
-    match = re.match(r"\s*([A-Z][A-Z0-9_]{2,})\s*:", error or "")
-    return match.group(1) if match else "other"
+@dataclass
+class PushRun:
+    """What every step of one push shares: the database, the client (limits read before its first
+    call), the settings, the contacts it is restricted to, its clock, its run and its counts."""
 
+    engine: Engine
+    client: Any                          # a SalesforceClient behind LimitsFirst
+    settings: SyncSettings
+    now: dt.datetime
+    run_id: str | None
+    contact_ids: Sequence[int] | None
+    counts: Counter
+    progress: Callable[[str], None]
 
-def _count_rejected(counts: Counter, codes: list[str]) -> None:
-    """One rejection per entry of `codes`: the total (H1) and the count per code."""
-    counts["rejected"] += len(codes)
-    for code in codes:
-        counts[REJECTED_BY + code] += 1
+    def fields(self, sobject: str) -> dict[str, dict[str, Any]]:
+        """The fields of `sobject` the integration user can see (hidden ones left out, R5)."""
+        return org_fields(self.engine, self.client, sobject, now=self.now)
+
+    def select(self, sobject: str) -> str:
+        return ", ".join(select_fields(sobject, self.settings, self.fields(sobject)))
+
+    def reject(self, conn: Connection, failures: dict[int, str], *, max_attempts: int | None = None) -> None:
+        """Keep Salesforce's error (or ours) on each contact, retried with backoff (H2)."""
+        push_store.record_rejected(conn, failures, run_id=self.run_id, now=self.now,
+                                   base_seconds=self.settings.push_retry_base_seconds,
+                                   max_attempts=self.settings.push_max_attempts if max_attempts is None
+                                   else max_attempts)
+
+    def count_rejected(self, codes: list[str]) -> None:
+        """One rejection per entry of `codes`: the total (H1) and the count per code."""
+        self.counts["rejected"] += len(codes)
+        for code in codes:
+            self.counts[REJECTED_BY + code] += 1
 
 
 def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, now: dt.datetime,
@@ -85,92 +110,85 @@ def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, no
          progress: Callable[[str], None] = log.info) -> PushResult:
     """Push what is due; `contact_ids` restricts it to those contacts (a launched push)."""
     result = PushResult()
-    counts = result.counts
     if not settings.write_to_salesforce:
         result.stopped = "write_to_salesforce is false"
         return result
-    calls = LimitsFirst(client)
+    run = PushRun(engine, LimitsFirst(client), settings, now, run_id, contact_ids, result.counts, progress)
     try:
-        _mirror_unseen_links(engine, calls, settings, contact_ids, now, run_id, counts)
-        _link_or_create(engine, calls, settings, contact_ids, now, run_id, counts, progress)
-        _send_field_edits(engine, calls, settings, contact_ids, now, run_id, counts, progress)
+        _mirror_unseen_links(run)
+        _link_or_create(run)
+        _send_field_edits(run)
     except ApiBudgetExhausted as exc:
         result.stopped = str(exc)
         log.warning("push stopped: %s", exc)
         with engine.begin() as conn:     # no run every few seconds that can only read the limits again
             push_store.defer_waiting(conn, now=now, until=now + dt.timedelta(seconds=settings.push_budget_pause_seconds), contact_ids=contact_ids)
-    counts["api_calls"] = client.usage.total
+    result.counts["api_calls"] = client.usage.total
     return result
 
 
 # -- step 0: linked records the mirror has never seen ------------------------------------------------
 
-def _mirror_unseen_links(engine, client, settings, contact_ids, now, run_id, counts) -> None:
-    with engine.connect() as conn:
-        unseen = push_store.linked_without_mirror(conn, now=now, contact_ids=contact_ids)
+def _mirror_unseen_links(run: PushRun) -> None:
+    with run.engine.connect() as conn:
+        unseen = push_store.linked_without_mirror(conn, now=run.now, contact_ids=run.contact_ids)
     by_object: dict[str, list[str]] = defaultdict(list)
     for _, salesforce_id in unseen:
-        by_object["Lead" if salesforce_id.startswith("00Q") else "Contact"].append(salesforce_id)
+        by_object[object_of_link(salesforce_id)].append(salesforce_id)
     records = []
     for sobject, ids in by_object.items():
         for chunk in staging.chunked(ids, 200):
-            described = org_fields(engine, client, sobject, now=now)   # hidden fields left out (R5)
-            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings, described))} FROM {sobject} "
-                               "WHERE Id IN {ids}", ids=list(chunk))
-            records += [from_api(sobject, raw) for raw in client.query(soql, include_deleted=True)]
+            soql = format_soql(f"SELECT {run.select(sobject)} FROM {sobject} WHERE Id IN {{ids}}", ids=list(chunk))
+            records += [from_api(sobject, raw) for raw in run.client.query(soql, include_deleted=True)]
     found = {record.salesforce_id for record in records}
     missing = {contact: f"Salesforce has no record {salesforce_id} (deleted, or not visible to the integration user)"
                for contact, salesforce_id in unseen if salesforce_id not in found}
     if records or missing:
-        with engine.begin() as conn:
-            staging.stage_records(conn, records, run_id=run_id, now=now)
-            push_store.record_rejected(conn, missing, run_id=run_id, now=now,
-                                       base_seconds=settings.push_retry_base_seconds,
-                                       max_attempts=settings.push_max_attempts)
-        counts["mirrored"] += len(records)
-        counts["rejected"] += len(missing)
+        with run.engine.begin() as conn:
+            staging.stage_records(conn, records, run_id=run.run_id, now=run.now)
+            run.reject(conn, missing)
+        run.counts["mirrored"] += len(records)
+        run.counts["rejected"] += len(missing)
 
 
 # -- step 1: P4 ----------------------------------------------------------------------------------------
 
-def _link_or_create(engine, client, settings, contact_ids, now, run_id, counts, progress) -> None:
-    with engine.connect() as conn:
-        queued = push_store.queued_unlinked(conn, now=now, contact_ids=contact_ids,
-                                            custom_fields=settings.custom_fields)
+def _link_or_create(run: PushRun) -> None:
+    with run.engine.connect() as conn:
+        queued = push_store.queued_unlinked(conn, now=run.now, contact_ids=run.contact_ids,
+                                            custom_fields=run.settings.custom_fields)
     for start in range(0, len(queued), COLLECTION_LIMIT):
         batch = queued[start:start + COLLECTION_LIMIT]
         without_email = [c for c in batch if not c.email_key]
         if without_email:
-            with engine.begin() as conn:
-                push_store.record_rejected(conn, {c.key: "a contact needs an email to be sent to Salesforce"
-                                                  for c in without_email}, run_id=run_id, now=now,
-                                           base_seconds=settings.push_retry_base_seconds, max_attempts=1)
-            _count_rejected(counts, ["no email"] * len(without_email))
+            with run.engine.begin() as conn:
+                run.reject(conn, {c.key: "a contact needs an email to be sent to Salesforce" for c in without_email},
+                           max_attempts=1)
+            run.count_rejected(["no email"] * len(without_email))
         batch = [c for c in batch if c.email_key]
-        remaining = _link_existing(engine, client, settings, batch, now, run_id, counts)
+        remaining = _link_existing(run, batch)
         if remaining:
-            _create(engine, client, settings, remaining, now, run_id, counts)
-        progress(f"push: {counts['linked_in_salesforce']} linked, {counts['created_in_salesforce']} created")
+            _create(run, remaining)
+        run.progress(f"push: {run.counts['linked_in_salesforce']} linked, {run.counts['created_in_salesforce']} created")
 
 
-def _link_existing(engine, client, settings, batch: list[ContactState], now, run_id, counts) -> list[ContactState]:
+def _link_existing(run: PushRun, batch: list[ContactState]) -> list[ContactState]:
     """Look the batch's emails up (Contacts, then open Leads) and link to unclaimed records."""
     emails = sorted({c.values["email"].strip() for c in batch})
     found: dict[str, list[PulledRecord]] = defaultdict(list)     # email key -> records, newest first
     for sobject, condition in (("Contact", ""), ("Lead", "IsConverted = false AND ")):
-        for chunk in _email_chunks(emails):
-            described = org_fields(engine, client, sobject, now=now)   # hidden fields left out (R5)
-            soql = format_soql(f"SELECT {', '.join(select_fields(sobject, settings, described))} FROM {sobject} "
+        for chunk in email_chunks(emails):
+            soql = format_soql(f"SELECT {run.select(sobject)} FROM {sobject} "
                                f"WHERE {condition}Email IN {{emails}} ORDER BY LastModifiedDate DESC", emails=list(chunk))
-            for raw in client.query(soql):
+            for raw in run.client.query(soql):
                 record = from_api(sobject, raw)
                 found[record.email_key].append(record)
-    with engine.connect() as conn:
+    with run.engine.connect() as conn:
         claimed = push_store.linked_salesforce_ids(
             conn, [record.salesforce_id for records in found.values() for record in records])
     links, staged, remaining = [], [], []
     for contact in batch:
-        record = next((r for r in found.get(contact.email_key, []) if r.salesforce_id not in claimed), None)
+        record = pick_unclaimed(found.get(contact.email_key, []), claimed)
         if record is None:
             remaining.append(contact)
             continue
@@ -178,46 +196,37 @@ def _link_existing(engine, client, settings, batch: list[ContactState], now, run
         links.append((contact.key, record.salesforce_id, record.sobject, "found"))
         staged.append(record)
     if links:
-        with engine.begin() as conn:
-            staging.stage_records(conn, staged, run_id=run_id, now=now)
-            push_store.record_linked(conn, links, run_id=run_id, now=now)
-        counts["linked_in_salesforce"] += len(links)
+        with run.engine.begin() as conn:
+            staging.stage_records(conn, staged, run_id=run.run_id, now=run.now)
+            push_store.record_linked(conn, links, run_id=run.run_id, now=run.now)
+        run.counts["linked_in_salesforce"] += len(links)
     return remaining
 
 
-def _email_chunks(emails: list[str]) -> list[list[str]]:
-    """Emails in groups that keep a look-up query's URL short (real orgs refuse ~16 KB URLs)."""
-    chunks: list[list[str]] = [[]]
-    size = 0
-    for email in emails:
-        if chunks[-1] and (len(chunks[-1]) >= LOOKUP_LIMIT or size + len(email) + 4 > LOOKUP_CHARS):
-            chunks.append([])
-            size = 0
-        chunks[-1].append(email)
-        size += len(email) + 4
-    return [chunk for chunk in chunks if chunk]
-
-
-def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: list[ContactState],
-            now, run_id, counts) -> None:
+def _create(run: PushRun, batch: list[ContactState]) -> None:
+    settings = run.settings
     sobject = settings.new_record_object
-    fields = org_fields(engine, client, sobject, now=now)
+    fields = run.fields(sobject)
     external = settings.external_id_field if settings.external_id_field in fields else None
-    accounts = _accounts_by_domain(engine) if sobject == "Contact" and settings.link_new_contacts_by_domain else {}
-    records = [_new_record(contact, sobject, settings, fields, external, accounts) for contact in batch]
+    accounts = {}
+    if sobject == "Contact" and settings.link_new_contacts_by_domain:
+        with run.engine.connect() as conn:
+            accounts = accounts_by_domain(push_store.account_websites(conn))
+    createable = {sf_field for m in settings.contact_fields
+                  if (sf_field := m.salesforce.get(sobject)) and can_create(fields, sf_field)}
+    records = [new_record(contact, sobject, settings.contact_fields, createable=createable,
+                          external_id_field=external, accounts=accounts) for contact in batch]
     try:
         if external:
-            results = client.collection_upsert(sobject, external, records)
+            results = run.client.collection_upsert(sobject, external, records)
         else:
-            results = client.collection_create(records)
+            results = run.client.collection_create(records)
     except SalesforceConnectionError as exc:
         # The creates may have happened: the next attempt looks these emails up first (step 1a).
-        with engine.begin() as conn:
-            push_store.record_rejected(conn, {c.key: f"no answer to the create ({exc}); the next attempt looks "
-                                              "Salesforce up by email before creating" for c in batch},
-                                       run_id=run_id, now=now, base_seconds=settings.push_retry_base_seconds,
-                                       max_attempts=settings.push_max_attempts)
-        _count_rejected(counts, [exc.reason or "no answer"] * len(batch))
+        with run.engine.begin() as conn:
+            run.reject(conn, {c.key: f"no answer to the create ({exc}); the next attempt looks "
+                                     "Salesforce up by email before creating" for c in batch})
+        run.count_rejected([exc.reason or "no answer"] * len(batch))
         return
     links, mirror, failures, written = [], [], {}, {}
     for contact, record, outcome in zip(batch, records, results):
@@ -228,27 +237,20 @@ def _create(engine, client: SalesforceClient, settings: SyncSettings, batch: lis
             mirror.append({"salesforce_id": salesforce_id, "sobject": sobject, "fields": sent,
                            "email_key": contact.email_key,
                            "account_id": to_18(record["AccountId"]) if record.get("AccountId") else None})
-            written[salesforce_id] = (contact, _conversion_fields(settings, sobject, record))
+            written[salesforce_id] = (contact, sent_fields(settings.contact_fields, sobject, record))
         else:
-            failures[contact.key] = _errors_text(outcome)
-    read_back = _read_back(client, settings, sobject, list(written))
+            failures[contact.key] = errors_text(outcome)
+    read_back = _read_back(run.client, settings, sobject, list(written))
     for row in mirror:
         row["read_back"] = read_back.get(row["salesforce_id"])
-    with engine.begin() as conn:
+    with run.engine.begin() as conn:
         if links:
-            push_store.record_mirror(conn, mirror, run_id=run_id, now=now)
-            push_store.record_linked(conn, links, run_id=run_id, now=now)
-            push_store.restamp_our_writes(conn, _restamps(written, read_back), pushed_since=now)
-        push_store.record_rejected(conn, failures, run_id=run_id, now=now,
-                                   base_seconds=settings.push_retry_base_seconds,
-                                   max_attempts=settings.push_max_attempts)
-    counts["created_in_salesforce"] += len(links)
-    _count_rejected(counts, [rejection_code(error) for error in failures.values()])
-
-
-def _conversion_fields(settings: SyncSettings, sobject: str, sent: dict[str, Any]) -> list[str]:
-    """The Conversion fields whose values went out in `sent` (Salesforce field -> value)."""
-    return [m.field for m in settings.contact_fields if m.salesforce.get(sobject) in sent]
+            push_store.record_mirror(conn, mirror, run_id=run.run_id, now=run.now)
+            push_store.record_linked(conn, links, run_id=run.run_id, now=run.now)
+            push_store.restamp_our_writes(conn, _restamps(written, read_back), pushed_since=run.now)
+        run.reject(conn, failures)
+    run.counts["created_in_salesforce"] += len(links)
+    run.count_rejected([rejection_code(error) for error in failures.values()])
 
 
 def _restamps(written: dict[str, tuple[ContactState, list[str]]], read_back: dict[str, PulledRecord]):
@@ -258,61 +260,26 @@ def _restamps(written: dict[str, tuple[ContactState, list[str]]], read_back: dic
             for sf_id, (contact, names) in written.items() if sf_id in read_back]
 
 
-def _new_record(contact: ContactState, sobject: str, settings: SyncSettings, fields: dict, external: str | None,
-                accounts: dict[str, str]) -> dict[str, Any]:
-    record: dict[str, Any] = {"attributes": {"type": sobject}}
-    for mapping in settings.contact_fields:
-        sf_field = mapping.salesforce.get(sobject)
-        value = contact.values.get(mapping.field)
-        if not sf_field or value is None or not can_create(fields, sf_field):   # hidden or not createable
-            continue
-        if mapping.preference.value in ("do_not_sync", "always_prefer_salesforce"):
-            continue
-        record[sf_field] = value
-    record.setdefault("LastName", NOT_PROVIDED)           # required on Lead and Contact
-    if sobject == "Lead":
-        record.setdefault("Company", contact.values.get("company_name") or NOT_PROVIDED)
-    elif accounts:
-        domain = (contact.email_key or "").rsplit("@", 1)[-1]
-        if domain in accounts:
-            record["AccountId"] = accounts[domain]
-    if external:
-        record[external] = str(contact.key)
-    return record
-
-
-def _accounts_by_domain(engine) -> dict[str, str]:
-    """Email domain -> Account id, from the companies' websites (for new Contacts)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(companies.c.website, companies.c.salesforce_account_id).where(
-            companies.c.website.is_not(None), companies.c.salesforce_account_id.is_not(None))).all()
-    domains = {}
-    for website, account_id in rows:
-        domain = website.lower().split("//")[-1].split("/")[0]
-        domains.setdefault(domain.removeprefix("www."), account_id)
-    return domains
-
-
 # -- step 2: P5 ----------------------------------------------------------------------------------------
 
-def _send_field_edits(engine, client: SalesforceClient, settings: SyncSettings, contact_ids, now, run_id,
-                      counts, progress) -> None:
-    with engine.connect() as conn:
-        waiting = push_store.linked_waiting(conn, now=now, contact_ids=contact_ids)
-        candidates = push_store.update_candidates(conn, now=now, contact_ids=contact_ids,
+def _send_field_edits(run: PushRun) -> None:
+    settings = run.settings
+    with run.engine.connect() as conn:
+        waiting = push_store.linked_waiting(conn, now=run.now, contact_ids=run.contact_ids)
+        candidates = push_store.update_candidates(conn, now=run.now, contact_ids=run.contact_ids,
                                                   custom_fields=settings.custom_fields)
     # Queued but with no Conversion edit newer than the record (a push requested for a linked
     # contact, an edit Salesforce has since overtaken): nothing to send, the push is done (H2).
     settled = sorted(set(waiting) - {c.contact.key for c in candidates})
     if settled:
-        with engine.begin() as conn:
-            push_store.settle_waiting(conn, settled, now=now)
+        with run.engine.begin() as conn:
+            push_store.settle_waiting(conn, settled, now=run.now)
     writes: dict[str, list[tuple[Any, dict[str, Any], dict[str, list]]]] = defaultdict(list)
     unchanged: list[int] = []
     read_only_by_object: dict[str, set[str]] = {}
     for candidate in candidates:
         if candidate.sobject not in read_only_by_object:
-            described = org_fields(engine, client, candidate.sobject, now=now)
+            described = run.fields(candidate.sobject)
             # Not updateable, or hidden from the integration user (absent from describe, R5).
             read_only_by_object[candidate.sobject] = {
                 sf_field for mapping in settings.contact_fields
@@ -339,40 +306,38 @@ def _send_field_edits(engine, client: SalesforceClient, settings: SyncSettings, 
             unchanged.append(candidate.contact.key)
     if unchanged:   # nothing their preferences let through: a queued push of theirs is done
         by_key = {c.contact.key: c for c in candidates}
-        with engine.begin() as conn:
-            push_store.record_pushed(conn, unchanged, [], run_id=run_id, now=now)
+        with run.engine.begin() as conn:
+            push_store.record_pushed(conn, unchanged, [], run_id=run.run_id, now=run.now)
             push_store.reconcile_edits(conn, _reconciled([by_key[key] for key in unchanged]))
     total = sum(len(items) for items in writes.values())
     for sobject, items in writes.items():
         if total > settings.bulk_ingest_threshold:
-            _write_bulk(engine, client, settings, sobject, items, now, run_id, counts)
+            _write_bulk(run, sobject, items)
         else:
             for start in range(0, len(items), COLLECTION_LIMIT):
-                _write_collection(engine, client, settings, sobject, items[start:start + COLLECTION_LIMIT],
-                                  now, run_id, counts)
-                progress(f"push: {counts['updated_in_salesforce']} records updated")
+                _write_collection(run, sobject, items[start:start + COLLECTION_LIMIT])
+                run.progress(f"push: {run.counts['updated_in_salesforce']} records updated")
 
 
-def _write_collection(engine, client, settings, sobject, items, now, run_id, counts) -> None:
+def _write_collection(run: PushRun, sobject: str, items) -> None:
     records = [{"attributes": {"type": sobject}, "id": c.salesforce_id, **values} for c, values, _ in items]
-    results = client.collection_update(records)
+    results = run.client.collection_update(records)
     outcomes = {}
     for (candidate, _, _), outcome in zip(items, results):
-        outcomes[candidate.contact.key] = None if outcome.get("success") else _errors_text(outcome)
-    _record_updates(engine, client, settings, sobject, items, outcomes, now, run_id, counts)
+        outcomes[candidate.contact.key] = None if outcome.get("success") else errors_text(outcome)
+    _record_updates(run, sobject, items, outcomes)
 
 
-def _write_bulk(engine, client, settings, sobject, items, now, run_id, counts) -> None:
+def _write_bulk(run: PushRun, sobject: str, items) -> None:
     columns = sorted({k for _, values, _ in items for k in values})
     rows = [{"Id": c.salesforce_id, **{k: values.get(k, c.mirror.get(k)) for k in columns}} for c, values, _ in items]
-    outcome = client.bulk_ingest(sobject, "update", rows)
+    outcome = run.client.bulk_ingest(sobject, "update", rows)
     failed = {r.get("sf__Id") or r.get("Id"): r.get("sf__Error", "rejected") for r in outcome["failed"]}
     outcomes = {c.contact.key: failed.get(c.salesforce_id) or failed.get(c.salesforce_id[:15]) for c, _, _ in items}
-    _record_updates(engine, client, settings, sobject, items, outcomes, now, run_id, counts)
+    _record_updates(run, sobject, items, outcomes)
 
 
-def _record_updates(engine, client, settings, sobject, items, outcomes: dict[int, str | None], now, run_id,
-                    counts) -> None:
+def _record_updates(run: PushRun, sobject: str, items, outcomes: dict[int, str | None]) -> None:
     pushed, mirror, events, failures, written = [], [], [], {}, {}
     for candidate, values, changes in items:
         error = outcomes.get(candidate.contact.key)
@@ -381,34 +346,25 @@ def _record_updates(engine, client, settings, sobject, items, outcomes: dict[int
             continue
         pushed.append(candidate.contact.key)
         mirror.append({"salesforce_id": candidate.salesforce_id, "sobject": sobject, "fields": values})
-        written[candidate.salesforce_id] = (candidate.contact, _conversion_fields(settings, sobject, values))
+        written[candidate.salesforce_id] = (candidate.contact, sent_fields(run.settings.contact_fields, sobject, values))
         events.append(SyncEvent("pushed_to_salesforce", "P5", contact_key=candidate.contact.key,
                                 salesforce_id=candidate.salesforce_id, changes=changes,
                                 detail=f"updated {sobject} {candidate.salesforce_id}"))
-    read_back = _read_back(client, settings, sobject, list(written))
+    read_back = _read_back(run.client, run.settings, sobject, list(written))
     for row in mirror:
         row["read_back"] = read_back.get(row["salesforce_id"])
-    with engine.begin() as conn:
-        push_store.record_mirror(conn, mirror, run_id=run_id, now=now)
-        push_store.restamp_our_writes(conn, _restamps(written, read_back), pushed_since=now)
-        push_store.record_pushed(conn, pushed, events, run_id=run_id, now=now)
+    with run.engine.begin() as conn:
+        push_store.record_mirror(conn, mirror, run_id=run.run_id, now=run.now)
+        push_store.restamp_our_writes(conn, _restamps(written, read_back), pushed_since=run.now)
+        push_store.record_pushed(conn, pushed, events, run_id=run.run_id, now=run.now)
         push_store.reconcile_edits(conn, _reconciled([c for c, _, _ in items if c.contact.key in pushed]))
-        push_store.record_rejected(conn, failures, run_id=run_id, now=now,
-                                   base_seconds=settings.push_retry_base_seconds,
-                                   max_attempts=settings.push_max_attempts)
-    counts["updated_in_salesforce"] += len(pushed)
-    counts["fields_pushed"] += sum(len(v) for c, v, _ in items if c.contact.key in pushed)
-    _count_rejected(counts, [rejection_code(error) for error in failures.values()])
+        run.reject(conn, failures)
+    run.counts["updated_in_salesforce"] += len(pushed)
+    run.counts["fields_pushed"] += sum(len(v) for c, v, _ in items if c.contact.key in pushed)
+    run.count_rejected([rejection_code(error) for error in failures.values()])
 
 
 def _reconciled(candidates) -> list[tuple[int, Any]]:
     """P5: the candidates with nothing left to send (a record with a Salesforce change not applied
     yet stays a candidate: the apply decides first, then the push looks again)."""
     return [(c.contact.key, c.edited_at) for c in candidates if not c.pending]
-
-
-def _errors_text(outcome: dict[str, Any]) -> str:
-    errors = outcome.get("errors") or []
-    return "; ".join(f"{e.get('statusCode') or e.get('errorCode')}: {e.get('message', '')}".strip() for e in errors) \
-        or "rejected without a message"
-

@@ -12,6 +12,7 @@ from conversion_sync.store.schema import contact_identifiers, contacts
 from conversion_sync.store.staging import chunked
 from conversion_sync.sync.identity import Entry, IdentityResolver
 from conversion_sync.sync.model import ContactState
+from conversion_sync.sync.values import email_key
 
 
 def load_for_entries(conn: Connection, entries: Sequence[Entry], *,
@@ -27,7 +28,7 @@ def load_for_entries(conn: Connection, entries: Sequence[Entry], *,
                     contact_identifiers.c.kind == kind, contact_identifiers.c.value.in_(chunk))):
                 identifiers[(row.kind, row.value)] = row.contact_id
     states = load_contacts(conn, salesforce_ids=[e.salesforce_id for e in entries if e.salesforce_id],
-                           email_keys=[e.email.lower() for e in entries if e.email],
+                           email_keys=[key for e in entries if (key := email_key(e.email))],
                            ids=set(identifiers.values()), custom_fields=custom_fields)
     keys = [s.key for s in states]
     for chunk in chunked(keys):

@@ -1,4 +1,5 @@
-"""Merging two duplicate contacts (P6): keep one, remove the other, atomically.
+"""Merging two duplicate contacts (P6): keep one, remove the other, atomically. What the merge
+decides is sync/merge.py's; this module loads the two and writes the outcome.
 
 Identifiers, company, event history and warnings move to the kept contact; each field takes the
 newer value. Two contacts linked to different Salesforce records are refused: merge those in
@@ -16,7 +17,7 @@ from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ContactNotFound, InvalidInput, MergeRefused
 from conversion_sync.store.contacts import load_contacts, write_contact_changes
 from conversion_sync.store.schema import contact_identifiers, contacts, sync_events, sync_warnings
-from conversion_sync.sync.merge import fold_fields
+from conversion_sync.sync.merge import merge_into, merge_refusal
 from conversion_sync.sync.model import ApplyResult, SyncEvent
 
 
@@ -29,24 +30,10 @@ def merge_contacts(conn: Connection, settings: SyncSettings, keep_id: int, remov
         if contact_id not in states:
             raise ContactNotFound(f"There is no contact with id {contact_id}.")
     keep, remove = states[keep_id], states[remove_id]
-    if keep.salesforce_id and remove.salesforce_id and keep.salesforce_id != remove.salesforce_id:
-        raise MergeRefused(
-            f"Contacts {keep_id} and {remove_id} are linked to different Salesforce records "
-            f"({keep.salesforce_id} and {remove.salesforce_id}); merge those records in Salesforce and the sync "
-            "will re-link the contact (R8).")
-    changes = fold_fields(keep, remove)
-    if remove.salesforce_id and not keep.salesforce_id:
-        changes["salesforce_id"] = [None, remove.salesforce_id]
-        keep.salesforce_id, keep.salesforce_object = remove.salesforce_id, remove.salesforce_object
-        keep.changed.update({"salesforce_id", "salesforce_object"})
-    if remove.company_id is not None and keep.company_id is None:
-        changes["company_id"] = [None, remove.company_id]
-        keep.company_id, keep.company_id_updated_at = remove.company_id, remove.company_id_updated_at
-        keep.changed.add("company_id")
-    keep.updated_at = now
-    remove.removed, remove.folded_into = True, keep.key
-    # The removed contact's link is freed before the kept one takes it (one id, one contact).
-    remove.changed.add("salesforce_id")
+    refusal = merge_refusal(keep, remove)       # the decisions are sync/merge.py's (P6)
+    if refusal:
+        raise MergeRefused(refusal)
+    changes = merge_into(keep, remove, now=now)
     result = ApplyResult(contacts={keep.key: keep, remove.key: remove})
     conn.execute(update(contact_identifiers).where(contact_identifiers.c.contact_id == remove_id)
                  .values(contact_id=keep_id))

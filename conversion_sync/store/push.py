@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, u
 
 from conversion_sync.store.contacts import load_contacts
 from conversion_sync.store.events import write_events, write_warnings
-from conversion_sync.store.schema import contact_attributes, contacts, salesforce_records, sync_warnings
+from conversion_sync.store.schema import companies, contact_attributes, contacts, salesforce_records, sync_warnings
 from conversion_sync.store.staging import _row_values, chunked
 from conversion_sync.sync.fields import CONTACT_FIELDS
 from conversion_sync.sync.model import ContactState, SyncEvent, SyncWarning
@@ -252,6 +252,15 @@ def linked_salesforce_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
     for chunk in chunked(sorted(set(ids))):
         found.update(conn.execute(select(contacts.c.salesforce_id).where(contacts.c.salesforce_id.in_(chunk))).scalars())
     return found
+
+
+def account_websites(conn: Connection) -> list[tuple[str, str]]:
+    """(website, Account id) of every company linked to an Account that has a website, lowest
+    company id first (a new Contact joins the Account of its email's domain, sync.push)."""
+    return [(row.website, row.salesforce_account_id) for row in conn.execute(
+        select(companies.c.website, companies.c.salesforce_account_id)
+        .where(companies.c.website.is_not(None), companies.c.salesforce_account_id.is_not(None))
+        .order_by(companies.c.id))]
 
 
 def work_due_count(conn: Connection, now: dt.datetime) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, false, func, select
 
 from conversion_sync.store import describe as describe_store
 from conversion_sync.store import staging, watermarks
@@ -18,6 +18,7 @@ from conversion_sync.store.schema import (
     sync_runs,
     sync_warnings,
 )
+from conversion_sync.sync.values import email_key
 
 CONTACT_LIST_COLUMNS = ["id", "email", "first_name", "last_name", "company_name", "company_id", "salesforce_id",
                         "salesforce_object", "salesforce_sync", "push_state", "updated_at"]
@@ -30,7 +31,9 @@ PUSH_STATES = ("none", "queued", "skipped", "pushed", "failed", "needs_attention
 def _contact_filters(email: str | None, salesforce_id: str | None, push_state: str | None) -> list:
     conditions = []
     if email:
-        conditions.append(contacts.c.email_key == email.strip().lower())
+        # The one rule (sync/values.py); a text that cannot be an address matches no contact.
+        key = email_key(email)
+        conditions.append(contacts.c.email_key == key if key else false())
     if salesforce_id:
         conditions.append(contacts.c.salesforce_id == salesforce_id)
     if push_state == "none":

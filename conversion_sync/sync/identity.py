@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from conversion_sync.sync.ids import InvalidSalesforceId, object_for_id, to_18
-from conversion_sync.sync.values import BadValue, checked_email, checked_field, shown
+from conversion_sync.sync.values import BadValue, checked_email, checked_field, email_key, shown
+from conversion_sync.sync.working_set import WorkingSet
 from conversion_sync.sync.model import (
     ApplyResult,
     ContactState,
-    EmailIndex,
     SyncEvent,
     SyncWarning,
     contact_ref,
@@ -96,24 +96,17 @@ class IdentityResolver:
         self.default_sync = default_sync
         self.fields = set(contact_fields)
         self.result = ApplyResult()
-        self.by_key: dict[int, ContactState] = {}
-        self.by_salesforce_id: dict[str, ContactState] = {}
-        self.by_email = EmailIndex()
+        self.working = WorkingSet(contacts)      # the one index (sync/working_set.py)
+        self.by_key = self.working.by_key
+        self.by_salesforce_id = self.working.by_salesforce_id
+        self.by_email = self.working.by_email
         self.identifiers = dict(identifiers)                  # (kind, value) -> contact key
         self.held: dict[int, dict[str, set[str]]] = {}        # contact key -> kind -> values
         for (kind, value), key in identifiers.items():
             self.held.setdefault(key, {}).setdefault(kind, set()).add(value)
-        for contact in contacts:
-            self._index(contact)
         self._next_key = -1
         self.new_identifiers: list[tuple[int, str, str]] = []
         self.outcomes: list[IdentifiedContact] = []
-
-    def _index(self, contact: ContactState) -> None:
-        self.by_key[contact.key] = contact
-        if contact.salesforce_id:
-            self.by_salesforce_id[contact.salesforce_id] = contact
-        self.by_email.add(contact)
 
     # -- resolution ---------------------------------------------------------------------------
     def resolve(self, entry: Entry) -> IdentifiedContact:
@@ -138,7 +131,7 @@ class IdentityResolver:
             if value and (kind, value) in self.identifiers:
                 return self.by_key[self.identifiers[(kind, value)]], kind
         if entry.email:
-            candidates = [self.by_key[k] for k in self.by_email.keys(entry.email.lower())
+            candidates = [self.by_key[k] for k in self.by_email.keys(email_key(entry.email))
                           if not self._conflicts(self.by_key[k], entry)]
             if candidates:
                 return max(candidates, key=ContactState.recency), "email"
@@ -156,8 +149,8 @@ class IdentityResolver:
                                updated_at=self.now, salesforce_sync=entry.sync or self.default_sync,
                                edited_in_conversion=True)
         self._next_key -= 1
-        same_email = sorted(self.by_email.keys(entry.email.lower()), key=stored_order) if entry.email else []
-        self._index(contact)
+        same_email = sorted(self.by_email.keys(email_key(entry.email)), key=stored_order) if entry.email else []
+        self.working.add(contact)
         self.result.contacts[contact.key] = contact
         self.result.events.append(SyncEvent("contact_created", "P2", contact_key=contact.key,
                                             detail=f"entered through {entry.source}"))
@@ -177,15 +170,10 @@ class IdentityResolver:
         for name, value in values.items():
             old = contact.values.get(name)
             if old != value:
-                old_key = contact.email_key
-                contact.set_value(name, value, self.now)
+                self.working.set_value(contact, name, value, self.now)
                 changes[name] = [old, value]
-                self.by_email.moved(contact, old_key)
         if entry.salesforce_id and not contact.salesforce_id and entry.salesforce_id not in self.by_salesforce_id:
-            contact.salesforce_id = entry.salesforce_id
-            contact.salesforce_object = object_for_id(entry.salesforce_id)
-            contact.changed.update({"salesforce_id", "salesforce_object"})
-            self.by_salesforce_id[entry.salesforce_id] = contact
+            self.working.link(contact, entry.salesforce_id, object_for_id(entry.salesforce_id))
             changes["salesforce_id"] = [None, entry.salesforce_id]
         for kind, value in (("user_id", entry.user_id), ("cookie", entry.cookie)):
             if value and (kind, value) not in self.identifiers:

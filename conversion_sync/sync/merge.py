@@ -1,5 +1,6 @@
-"""Merging two contacts' field values (P6, and the R7 fold): each field takes the newer value;
-and when the sync may fold two contacts on its own (R7)."""
+"""Merging two contacts (P6, and the R7 fold): each field takes the newer value; when a merge is
+refused and what the kept and the removed contact become (P6); and when the sync may fold two
+contacts on its own (R7)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,35 @@ def foldable(contact: ContactState, *, contact_created: dt.datetime | None,
     carries what the sync cannot see (email history, list memberships) and is never folded."""
     return (contact.origin == "salesforce" and not contact.has_identifiers and not contact.edited_in_conversion
             and created_by_conversion(contact_created, lead_converted))
+
+
+def merge_refusal(keep: ContactState, remove: ContactState) -> str | None:
+    """P6: why these two contacts cannot be merged (one sentence), or None. Two contacts linked to
+    different Salesforce records are merged in Salesforce; the sync then follows (R8)."""
+    if keep.salesforce_id and remove.salesforce_id and keep.salesforce_id != remove.salesforce_id:
+        return (f"Contacts {keep.key} and {remove.key} are linked to different Salesforce records "
+                f"({keep.salesforce_id} and {remove.salesforce_id}); merge those records in Salesforce and the sync "
+                "will re-link the contact (R8).")
+    return None
+
+
+def merge_into(keep: ContactState, remove: ContactState, *, now: dt.datetime) -> dict[str, list[Any]]:
+    """P6: merge `remove` into `keep` (the contact the user keeps); returns {field: [old, new]}.
+
+    Each field takes the newer value (`fold_fields`); the kept contact takes the removed one's
+    Salesforce link and company when it has none of its own; the removed contact is marked
+    removed (folded into the kept one) and its link is freed first (one id, one contact)."""
+    changes = fold_fields(keep, remove)
+    if remove.salesforce_id and not keep.salesforce_id:
+        changes["salesforce_id"] = [None, remove.salesforce_id]
+        keep.salesforce_id, keep.salesforce_object = remove.salesforce_id, remove.salesforce_object
+        keep.changed.update({"salesforce_id", "salesforce_object"})
+    if remove.company_id is not None and keep.company_id is None:
+        changes["company_id"] = [None, remove.company_id]
+        keep.company_id, keep.company_id_updated_at = remove.company_id, remove.company_id_updated_at
+        keep.changed.add("company_id")
+    keep.updated_at = now
+    remove.removed, remove.folded_into = True, keep.key
+    # The removed contact's link is freed before the kept one takes it (one id, one contact).
+    remove.changed.add("salesforce_id")
+    return changes

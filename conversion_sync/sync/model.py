@@ -60,31 +60,6 @@ def stored_order(key: int) -> tuple[bool, int]:
     return (key < 0, abs(key))
 
 
-class EmailIndex:
-    """Contact keys by email key, kept current as emails change (R4b, P2)."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, set[int]] = {}
-
-    def add(self, contact: ContactState) -> None:
-        if contact.email_key:
-            self._keys.setdefault(contact.email_key, set()).add(contact.key)
-
-    def discard(self, contact: ContactState, email_key: str | None = None) -> None:
-        key = email_key if email_key is not None else contact.email_key
-        if key:
-            self._keys.get(key, set()).discard(contact.key)
-
-    def moved(self, contact: ContactState, old_email_key: str | None) -> None:
-        """Call after the contact's email changed from one whose key was `old_email_key`."""
-        if old_email_key != contact.email_key:
-            self.discard(contact, old_email_key)
-            self.add(contact)
-
-    def keys(self, email_key: str | None) -> set[int]:
-        return set(self._keys.get(email_key, ())) if email_key else set()
-
-
 @dataclass
 class CompanyState:
     key: int

@@ -18,13 +18,13 @@ from conversion_sync.sync.merge import fold_fields, foldable
 from conversion_sync.sync.model import (
     ApplyResult,
     ContactState,
-    EmailIndex,
     SyncEvent,
     SyncWarning,
     contact_ref,
     stored_order,
 )
 from conversion_sync.sync.records import PulledRecord
+from conversion_sync.sync.working_set import WorkingSet
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,10 @@ class ContactApplier:
         self.result = ApplyResult()
         self._creation_events: dict[int, SyncEvent] = {}
         self.companies = companies
-        self.by_key: dict[int, ContactState] = {}
-        self.by_salesforce_id: dict[str, ContactState] = {}
-        self.by_email = EmailIndex()
-        for contact in contacts:
-            self._index(contact)
+        self.working = WorkingSet(contacts)      # the one index (sync/working_set.py)
+        self.by_key = self.working.by_key
+        self.by_salesforce_id = self.working.by_salesforce_id
+        self.by_email = self.working.by_email
         self.conversions = conversions
         self.contact_created = contact_created or {}
         for record in sorted(records, key=lambda r: r.order_key):
@@ -74,24 +73,12 @@ class ContactApplier:
         return self.result
 
     # -- indexes ------------------------------------------------------------------------------
-    def _index(self, contact: ContactState) -> None:
-        self.by_key[contact.key] = contact
-        if contact.salesforce_id:
-            self.by_salesforce_id[contact.salesforce_id] = contact
-        self.by_email.add(contact)
-
     def _touch(self, contact: ContactState) -> None:
         contact.updated_at = self.now
         self.result.contacts[contact.key] = contact
 
     def _set_link(self, contact: ContactState, salesforce_id: str | None, sobject: str | None) -> None:
-        if contact.salesforce_id and self.by_salesforce_id.get(contact.salesforce_id) is contact:
-            del self.by_salesforce_id[contact.salesforce_id]
-        contact.salesforce_id = salesforce_id
-        contact.salesforce_object = sobject
-        contact.changed.update({"salesforce_id", "salesforce_object"})
-        if salesforce_id:
-            self.by_salesforce_id[salesforce_id] = contact
+        self.working.link(contact, salesforce_id, sobject)
         self._touch(contact)
 
     # -- one record ---------------------------------------------------------------------------
@@ -152,7 +139,7 @@ class ContactApplier:
             return contact
         contact = ContactState(key=self._next_new_key, origin="salesforce", is_new=True, created_at=self.now)
         self._next_new_key -= 1
-        self._index(contact)
+        self.working.add(contact)
         self._set_link(contact, record.salesforce_id, record.sobject)
         created = SyncEvent("contact_created", "R4c", contact_key=contact.key, salesforce_id=record.salesforce_id,
                             detail=f"created from {record.sobject} {record.salesforce_id}")
@@ -175,9 +162,7 @@ class ContactApplier:
                                  record.last_modified_date, contact.values, contact.field_updated_at,
                                  self.read_only.get(record.sobject, set()))
         for name, (_, new_value) in changes.items():
-            old_key = contact.email_key
-            contact.set_value(name, new_value, record.last_modified_date)
-            self.by_email.moved(contact, old_key)
+            self.working.set_value(contact, name, new_value, record.last_modified_date)
         if changes:
             self._touch(contact)
             created = self._creation_events.pop(contact.key, None)
@@ -290,7 +275,7 @@ class ContactApplier:
         values win)."""
         old_key = into.email_key
         changes = fold_fields(into, duplicate)
-        self.by_email.moved(into, old_key)
+        self.working.email_moved(into, old_key)
         if duplicate.company_id is not None and into.company_id is None:
             changes["company_id"] = [into.company_id, duplicate.company_id]
             into.company_id = duplicate.company_id
@@ -299,7 +284,7 @@ class ContactApplier:
         self._set_link(duplicate, None, None)
         duplicate.removed = True
         duplicate.folded_into = into.key
-        self.by_email.discard(duplicate)
+        self.working.drop(duplicate)
         self.result.contacts[duplicate.key] = duplicate
         self._touch(into)
         self.result.events.append(SyncEvent(

@@ -1,6 +1,7 @@
-"""Push rules, pure: which contacts have push work due (H2), and what the mirror and the field
-clocks say after one of our writes (R5: Salesforce's timestamps are the only clock for
-Salesforce data).
+"""Push rules, pure: which contacts have push work due (H2), what a new Salesforce record gets and
+which Account a new Contact joins (P4), how look-ups are batched and rejections named, and what
+the mirror and the field clocks say after one of our writes (R5: Salesforce's timestamps are the
+only clock for Salesforce data).
 
 A contact's push state is one of:
 
@@ -18,17 +19,29 @@ none of its contacts `queued`: each ends `pushed`, `failed` or `needs_attention`
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
-from conversion_sync.sync.fields import normalize_value
+from conversion_sync.sync.fields import FieldMapping, Preference, normalize_value
+from conversion_sync.sync.ids import object_for_id
+from conversion_sync.sync.model import ContactState
 from conversion_sync.sync.records import PulledRecord
+from conversion_sync.sync.values import email_domain
 
 QUEUED, FAILED, PUSHED, SKIPPED, GAVE_UP = "queued", "failed", "pushed", "skipped", "needs_attention"
 WAITING = (QUEUED, FAILED)          # the states that are push work
 
 # A field we wrote is stamped this much before Salesforce's LastModifiedDate of the write.
 OUR_WRITE_MARGIN = dt.timedelta(microseconds=1)
+
+LOOKUP_LIMIT = 200            # emails per look-up query: one batch of creates
+LOOKUP_CHARS = 8_000          # and at most this many characters of emails (the query goes in the URL)
+# What a new record's required fields get when Conversion holds no value for them (P4).
+NOT_PROVIDED = "[not provided]"
+# Preferences under which Conversion never sends a value, not even on create (R5).
+_NEVER_SENT = (Preference.DO_NOT_SYNC, Preference.ALWAYS_PREFER_SALESFORCE)
+_ERROR_CODE = re.compile(r"\s*([A-Z][A-Z0-9_]{2,})\s*:")
 
 
 def push_due(state: str | None, next_attempt_at: dt.datetime | None, now: dt.datetime) -> bool:
@@ -71,3 +84,95 @@ def mirror_after_write(*, written: Mapping[str, Any], read_back: PulledRecord,
                       for name, value in read_back.fields.items()))
     fields = dict(read_back.fields)
     return MirrorAfterWrite(fields=fields, applied_fields=fields if agrees else applied, applied=agrees)
+
+
+# -- P4: linking and creating --------------------------------------------------------------------
+
+def object_of_link(salesforce_id: str) -> str:
+    """The object a contact's link names, by its key prefix (sync/ids.py): a Lead, else a Contact
+    (a contact links to nothing else)."""
+    return "Lead" if object_for_id(salesforce_id) == "Lead" else "Contact"
+
+
+def email_chunks(emails: Sequence[str]) -> list[list[str]]:
+    """Emails in groups that keep a look-up query's URL short (real orgs refuse ~16 KB URLs)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for email in emails:
+        if chunks[-1] and (len(chunks[-1]) >= LOOKUP_LIMIT or size + len(email) + 4 > LOOKUP_CHARS):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(email)
+        size += len(email) + 4
+    return [chunk for chunk in chunks if chunk]
+
+
+def pick_unclaimed(found: Sequence[PulledRecord], claimed: Collection[str]) -> PulledRecord | None:
+    """P4: the record a look-up by email links a contact to: the first found (Contacts before
+    Leads, newest first) that no other contact links."""
+    return next((record for record in found if record.salesforce_id not in claimed), None)
+
+
+def website_domain(website: str) -> str:
+    """A company website's domain, as an email's domain would read it: lower case, without the
+    scheme, the path or a leading www."""
+    return website.lower().split("//")[-1].split("/")[0].removeprefix("www.")
+
+
+def accounts_by_domain(websites: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Email domain -> Account id, from (website, Account id) pairs in the order given: the first
+    company with a domain wins."""
+    domains: dict[str, str] = {}
+    for website, account_id in websites:
+        domains.setdefault(website_domain(website), account_id)
+    return domains
+
+
+def new_record(contact: ContactState, sobject: str, mappings: Iterable[FieldMapping], *,
+               createable: Collection[str], external_id_field: str | None = None,
+               accounts: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """P4: the record a create sends for `contact` (sObject Collections form, with `attributes`).
+
+    Every mapped field Conversion holds a value for, when the org lets a create set it
+    (`createable`: visible and createable) and its preference lets Conversion's value out; the
+    required LastName (and a Lead's Company: the contact's company name) as "[not provided]"
+    when Conversion has none; a new Contact the Account whose company website has the email's
+    domain (`accounts`); and the contact's id in the external-id field, when the org has one, so
+    a retried create is an upsert that can never make a second record."""
+    record: dict[str, Any] = {"attributes": {"type": sobject}}
+    for mapping in mappings:
+        sf_field = mapping.salesforce.get(sobject)
+        value = contact.values.get(mapping.field)
+        if not sf_field or value is None or sf_field not in createable or mapping.preference in _NEVER_SENT:
+            continue
+        record[sf_field] = value
+    record.setdefault("LastName", NOT_PROVIDED)           # required on Lead and Contact
+    if sobject == "Lead":
+        record.setdefault("Company", contact.values.get("company_name") or NOT_PROVIDED)
+    elif accounts:
+        domain = email_domain(contact.values.get("email"))
+        if domain in accounts:
+            record["AccountId"] = accounts[domain]
+    if external_id_field:
+        record[external_id_field] = str(contact.key)
+    return record
+
+
+def sent_fields(mappings: Iterable[FieldMapping], sobject: str, sent: Mapping[str, Any]) -> list[str]:
+    """The Conversion fields whose values went out in `sent` (Salesforce field -> value)."""
+    return [m.field for m in mappings if m.salesforce.get(sobject) in sent]
+
+
+# -- rejections ------------------------------------------------------------------------------------
+
+def rejection_code(error: str) -> str:
+    """The Salesforce error code a rejection's text starts with ("UNABLE_TO_LOCK_ROW: ..."), else "other"."""
+    match = _ERROR_CODE.match(error or "")
+    return match.group(1) if match else "other"
+
+
+def errors_text(outcome: Mapping[str, Any]) -> str:
+    """One line of Salesforce's errors for a rejected record (sObject Collections' answer)."""
+    errors = outcome.get("errors") or []
+    return "; ".join(f"{e.get('statusCode') or e.get('errorCode')}: {e.get('message', '')}".strip() for e in errors) \
+        or "rejected without a message"

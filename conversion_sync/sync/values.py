@@ -131,6 +131,15 @@ def email_key(value: Any) -> str | None:
     return key if len(key) <= MAX_EMAIL_KEY_LENGTH else None
 
 
+def email_domain(value: Any) -> str | None:
+    """The domain of an email's matching key (the part after the last @), or None when the email
+    has no key or no @ (push: a new Contact joins the Account of its domain)."""
+    key = email_key(value)
+    if not key or "@" not in key:
+        return None
+    return key.rsplit("@", 1)[1] or None
+
+
 def checked_email(value: Any) -> str | None:
     """An entered email, trimmed (None when blank); BadValue with one sentence when it is not
     one address."""

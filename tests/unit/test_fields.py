@@ -71,7 +71,7 @@ def test_push_needs_an_edit_newer_than_the_record_and_a_different_value():
 
 
 def test_email_lookups_are_chunked_by_count_and_by_url_length():
-    from conversion_sync.service.push import LOOKUP_CHARS, _email_chunks
+    from conversion_sync.sync.push import LOOKUP_CHARS, email_chunks as _email_chunks
 
     short = [f"a{i}@example.com" for i in range(450)]
     assert [len(c) for c in _email_chunks(short)] == [200, 200, 50]
