@@ -44,7 +44,7 @@ def main() -> int:
                 with engine.begin() as conn:
                     for outcome in outcomes:
                         # Title is empty in Salesforce, so the default preference lets the edit through.
-                        set_contact_field(conn, settings, outcome.contact_id, "title", "Buyer", now=now())
+                        set_contact_field(conn, settings.custom_fields, outcome.contact_id, "title", "Buyer", now=now())
                 time.sleep(0.01)
             client = SalesforceResource().client()
             started = time.perf_counter()

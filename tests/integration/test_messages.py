@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 
 from conversion_sync import cli
-from conversion_sync.service import cycle
+from conversion_sync import runner as cycle
 
 STACK_MARKERS = ("Traceback", "Stack Trace", 'File "')
 
