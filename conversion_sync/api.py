@@ -11,7 +11,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Sequence
 
-from conversion_sync.config import load_sync_settings
+from conversion_sync.settings.sync import load_sync_settings
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.runner import CycleResult, run_job
 from conversion_sync.service.entry import EntryOutcome, ImportSummary, identify_entries

@@ -260,7 +260,7 @@ def cmd_contacts_show(args) -> tuple[Any, str]:
 
 
 def cmd_contacts_set(args) -> tuple[Any, str]:
-    from conversion_sync.config import load_sync_settings
+    from conversion_sync.settings.sync import load_sync_settings
     from conversion_sync.store.editing import set_contact_field
 
     from conversion_sync.cli_text import kept_from_salesforce
@@ -305,7 +305,7 @@ def cmd_contacts_add(args) -> tuple[Any, str]:
 def cmd_contacts_import(args) -> tuple[Any, str]:
     from pathlib import Path
 
-    from conversion_sync.config import load_sync_settings
+    from conversion_sync.settings.sync import load_sync_settings
     from conversion_sync.service.entry import import_csv
 
     summary, ignored = import_csv(_engine(), load_sync_settings(), Path(args.file), sync=args.sync, now=_now())

@@ -19,7 +19,9 @@ import dagster as dg
 
 from conversion_sync.assets.conversion import COMPANY_COUNTS, CONTACT_COUNTS
 from conversion_sync.assets.salesforce import EXTRACT_COUNTS
-from conversion_sync.config import default_dagster_home, ensure_dagster_home, load_sync_settings, salesforce_settings_from_env
+from conversion_sync.settings.paths import default_dagster_home, ensure_dagster_home
+from conversion_sync.settings.salesforce import salesforce_settings_from_env
+from conversion_sync.settings.sync import load_sync_settings
 from conversion_sync.definitions import defs
 from conversion_sync.errors import ConfigError
 from conversion_sync.jobs.sensors import incremental_run_tags, is_sync_run

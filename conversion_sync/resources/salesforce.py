@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
-from conversion_sync.config import SalesforceSettings, salesforce_settings_from_env
+from conversion_sync.settings.salesforce import SalesforceSettings, salesforce_settings_from_env
 from conversion_sync.errors import SalesforceAuthError
 from conversion_sync.resources.salesforce_auth import API_VERSION, VerifiedSession, login
 from conversion_sync.resources.salesforce_policy import ApiBudget, Backoff, ReLogin, error_message, failure_for, run_call
