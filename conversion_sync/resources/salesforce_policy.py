@@ -144,12 +144,15 @@ def failure_for(what: str, exc: BaseException, decision: Decision, *, attempts: 
 
 def run_call(what: str, attempt: Callable[[], T], *, idempotent: bool, backoff: Backoff, relogin: ReLogin,
              fail: Callable[[BaseException, Decision, int, float], Exception | None],
-             sleep: Callable[[float], None] = time.sleep,
-             jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.5),
-             clock: Callable[[], float] = time.monotonic) -> T:
+             sleep: Callable[[float], None] | None = None, jitter: Callable[[], float] | None = None,
+             clock: Callable[[], float] | None = None) -> T:
     """Run `attempt()` until it answers: classify each failure, log in again once on an expired
     session, retry what is transient with backoff, and end with `fail(exc, decision, attempts,
-    seconds)` (a domain error, or None to re-raise the original)."""
+    seconds)` (a domain error, or None to re-raise the original). `sleep`, `jitter` and `clock`
+    default to time.sleep, 0.5-1.5 at random and time.monotonic (looked up at each call)."""
+    sleep = sleep or time.sleep
+    jitter = jitter or (lambda: random.uniform(0.5, 1.5))
+    clock = clock or time.monotonic
     retries = 0
     started = clock()
     while True:
