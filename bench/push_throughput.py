@@ -7,7 +7,6 @@ look-up by email) and then N field edits (P5 updates), through simple-salesforce
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import os
 import sys
@@ -32,7 +31,7 @@ def main() -> int:
     from conversion_sync.sync.identity import Entry
 
     engine = open_engine(f"sqlite:///{folder}/conversion.db")
-    settings = dataclasses.replace(load_sync_settings(), bulk_ingest_threshold=args.bulk_threshold)
+    settings = load_sync_settings().model_copy(update={"bulk_ingest_threshold": args.bulk_threshold})
     now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
     with running_sandbox() as sandbox:
         os.environ.update(sandbox.env())
@@ -44,7 +43,7 @@ def main() -> int:
                 with engine.begin() as conn:
                     for outcome in outcomes:
                         # Title is empty in Salesforce, so the default preference lets the edit through.
-                        set_contact_field(conn, settings, outcome.contact_id, "title", "Buyer", now=now())
+                        set_contact_field(conn, settings.custom_fields, outcome.contact_id, "title", "Buyer", now=now())
                 time.sleep(0.01)
             client = SalesforceResource().client()
             started = time.perf_counter()

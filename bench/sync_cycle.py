@@ -35,7 +35,7 @@ def main() -> int:
     import dagster as dg
 
     from sandbox_org.testing import running_sandbox
-    from conversion_sync.service.cycle import run_sync_cycle
+    from conversion_sync.runner import run_sync_cycle
 
     with running_sandbox() as sandbox:
         os.environ.update(sandbox.env())

@@ -11,9 +11,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Sequence
 
-from conversion_sync.config import load_sync_settings
+from conversion_sync.settings.sync import load_sync_settings
 from conversion_sync.resources.database import ConversionDatabase
-from conversion_sync.service.cycle import CycleResult, run_job
+from conversion_sync.runner import CycleResult, run_job
 from conversion_sync.service.entry import EntryOutcome, ImportSummary, identify_entries
 from conversion_sync.service.entry import import_csv as _import_csv
 from conversion_sync.store.editing import set_contact_field
@@ -57,10 +57,10 @@ def push_contacts(contact_ids: Sequence[int] = (), *, all_skipped: bool = False,
 def merge_contacts(keep: int, remove: int) -> dict[str, Any]:
     """P6: merge `remove` into `keep` (refused for contacts linked to different records)."""
     with ConversionDatabase().engine().begin() as conn:
-        return _merge(conn, load_sync_settings(), keep, remove, now=_now())
+        return _merge(conn, load_sync_settings().custom_fields, keep, remove, now=_now())
 
 
 def set_field(contact_id: int, field: str, value: Any) -> bool:
     """A Conversion-side edit of one field (pushed under R5's push column)."""
     with ConversionDatabase().engine().begin() as conn:
-        return set_contact_field(conn, load_sync_settings(), contact_id, field, value, now=_now(), source="api")
+        return set_contact_field(conn, load_sync_settings().custom_fields, contact_id, field, value, now=_now(), source="api")

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _setup_logging(verbose: bool) -> None:
-    from conversion_sync.service.cycle import show_tracebacks
+    from conversion_sync.runner import show_tracebacks
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not verbose:   # the service's warnings ("pull stopped: ...") are repeated by the steps' own log
@@ -238,7 +238,7 @@ def _now() -> dt.datetime:
 
 def cmd_sync(args) -> tuple[Any, str]:
     from conversion_sync.cli_text import cycle_text
-    from conversion_sync.service.cycle import run_sync_cycle
+    from conversion_sync.runner import run_sync_cycle
 
     # R1: a sync already running is waited for, and the wait said in one sentence.
     result = run_sync_cycle(on_wait=lambda sentence: print(f"conversion-sync: {sentence}", file=sys.stderr, flush=True))
@@ -279,7 +279,7 @@ def cmd_contacts_show(args) -> tuple[Any, str]:
 
 
 def cmd_contacts_set(args) -> tuple[Any, str]:
-    from conversion_sync.config import load_sync_settings
+    from conversion_sync.settings.sync import load_sync_settings
     from conversion_sync.store.editing import set_contact_field
 
     from conversion_sync.cli_text import kept_from_salesforce
@@ -287,7 +287,7 @@ def cmd_contacts_set(args) -> tuple[Any, str]:
 
     settings = load_sync_settings()
     with _engine().begin() as conn:
-        changed = set_contact_field(conn, settings, args.id, args.field, args.value, now=_now())
+        changed = set_contact_field(conn, settings.custom_fields, args.id, args.field, args.value, now=_now())
         contact = get_contact(conn, args.id)
     text = (f"contact {args.id}: {args.field} is set to {args.value!r}" if changed
             else f"contact {args.id}: {args.field} already was {args.value!r}; nothing changed")
@@ -324,7 +324,7 @@ def cmd_contacts_add(args) -> tuple[Any, str]:
 def cmd_contacts_import(args) -> tuple[Any, str]:
     from pathlib import Path
 
-    from conversion_sync.config import load_sync_settings
+    from conversion_sync.settings.sync import load_sync_settings
     from conversion_sync.service.entry import import_csv
 
     summary, ignored = import_csv(_engine(), load_sync_settings(), Path(args.file), sync=args.sync, now=_now())

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from conversion_sync.service.cycle import CycleResult
+if TYPE_CHECKING:   # the runner loads the whole code location; the text only needs its shape
+    from conversion_sync.runner import CycleResult
 
 _H1_ORDER = ["pulled", "created", "linked_by_id", "linked_by_email", "updated", "moved_company", "relinked",
              "unlinked", "folded", "skipped_no_email", "skipped_converted", "failed", "warnings", "api_calls",

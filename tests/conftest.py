@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conversion_sync import config
+from conversion_sync.settings import paths as settings_paths
 from conversion_sync.store import database as store_database
 
 POSTGRES_URL = os.environ.get("CONVERSION_TEST_POSTGRES_URL", "").strip()
@@ -78,4 +78,4 @@ def _isolated_environment(monkeypatch, tmp_path):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CONVERSION_SYNC_DATA_DIR", str(tmp_path / "data"))
     # The default Dagster instance (DAGSTER_HOME unset) is under the test's data folder, not the checkout's.
-    monkeypatch.setattr(config, "project_root", lambda: None)
+    monkeypatch.setattr(settings_paths, "project_root", lambda: None)

@@ -2,15 +2,11 @@
 
 
 import dagster as dg
-from sqlalchemy import and_, func, select
-
 from conversion_sync.assets.conversion import contacts
 from conversion_sync.assets.push import salesforce_push
 from conversion_sync.resources.database import ConversionDatabase
+from conversion_sync.store import checks as check_queries
 from conversion_sync.store import health
-from conversion_sync.store.schema import companies as companies_table
-from conversion_sync.store.schema import contacts as contacts_table
-from conversion_sync.store.schema import salesforce_records
 
 
 def _sample(rows, limit: int = 20) -> str:
@@ -21,8 +17,7 @@ def _sample(rows, limit: int = 20) -> str:
                 description="No Salesforce id is linked to two contacts .")
 def salesforce_id_linked_once(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
-        rows = conn.execute(select(contacts_table.c.salesforce_id).where(contacts_table.c.salesforce_id.is_not(None))
-                            .group_by(contacts_table.c.salesforce_id).having(func.count() > 1)).scalars().all()
+        rows = check_queries.ids_linked_twice(conn)
     return dg.AssetCheckResult(passed=not rows, metadata={"ids_linked_twice": len(rows), "sample": _sample(rows)})
 
 
@@ -30,22 +25,15 @@ def salesforce_id_linked_once(database: ConversionDatabase) -> dg.AssetCheckResu
                 description="Every contact linked to Salesforce has an email.")
 def linked_contacts_have_email(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
-        rows = conn.execute(select(contacts_table.c.id).where(contacts_table.c.salesforce_id.is_not(None),
-                                                              contacts_table.c.email_key.is_(None))).scalars().all()
+        rows = check_queries.linked_without_email(conn)
     return dg.AssetCheckResult(passed=not rows, metadata={"contacts_without_email": len(rows), "sample": _sample(rows)})
 
 
 @dg.asset_check(asset=contacts, blocking=False,
                 description="Every contact of a Salesforce Contact with an Account is in that Account's company.")
 def contacts_in_their_account_company(database: ConversionDatabase) -> dg.AssetCheckResult:
-    sr = salesforce_records
-    query = (select(contacts_table.c.id)
-             .join(sr, and_(sr.c.salesforce_id == contacts_table.c.salesforce_id, sr.c.sobject == "Contact",
-                            sr.c.pending.is_(False), sr.c.is_deleted.is_(False), sr.c.account_id.is_not(None)))
-             .outerjoin(companies_table, companies_table.c.salesforce_account_id == sr.c.account_id)
-             .where((companies_table.c.id.is_(None)) | (companies_table.c.id != contacts_table.c.company_id)))
     with database.engine().connect() as conn:
-        rows = conn.execute(query).scalars().all()
+        rows = check_queries.contacts_in_wrong_company(conn)
     return dg.AssetCheckResult(passed=not rows, metadata={"contacts_in_wrong_company": len(rows),
                                                           "sample": _sample(rows)})
 
@@ -54,8 +42,7 @@ def contacts_in_their_account_company(database: ConversionDatabase) -> dg.AssetC
                 description="Contacts sharing an email (allowed, but worth merging): a warning, never a failure.")
 def duplicate_emails(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
-        rows = conn.execute(select(contacts_table.c.email_key).where(contacts_table.c.email_key.is_not(None))
-                            .group_by(contacts_table.c.email_key).having(func.count() > 1)).scalars().all()
+        rows = check_queries.shared_emails(conn)
     return dg.AssetCheckResult(passed=not rows, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"shared_emails": len(rows), "sample": _sample(rows)})
 

@@ -4,7 +4,6 @@
 from collections import Counter
 
 import dagster as dg
-from sqlalchemy import select
 
 from conversion_sync.assets.runtime import (
     add_partition_counts,
@@ -22,7 +21,7 @@ from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.store import health
 from conversion_sync.store.schema import companies as companies_table
 from conversion_sync.store.schema import contacts as contacts_table
-from conversion_sync.store.schema import sync_warnings
+from conversion_sync.store.warnings import run_warnings
 from conversion_sync.sync.windows import partition_finder
 
 WARNING_KINDS = ("duplicate_email", "duplicate", "push_error", "field_hidden")
@@ -97,14 +96,12 @@ def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase,
 
 def _warnings_table(engine, run_id: str, limit: int = 50) -> str:
     with engine.connect() as conn:
-        rows = conn.execute(select(sync_warnings.c.kind, sync_warnings.c.contact_id, sync_warnings.c.message)
-                            .where(sync_warnings.c.run_id == run_id).order_by(sync_warnings.c.id)
-                            .limit(limit + 1)).all()
+        rows = run_warnings(conn, run_id, limit + 1)
     if not rows:
         return "No new warnings."
     lines = ["| kind | contact | message |", "|---|---|---|"]
-    for row in rows[:limit]:
-        lines.append(f"| {row.kind} | {row.contact_id} | {row.message.replace('|', '/')} |")
+    for kind, contact_id, message in rows[:limit]:
+        lines.append(f"| {kind} | {contact_id} | {message.replace('|', '/')} |")
     if len(rows) > limit:
         lines.append("| ... | | more in `conversion-sync warnings list` |")
     return "\n".join(lines)

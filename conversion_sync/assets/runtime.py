@@ -7,11 +7,11 @@ import datetime as dt
 from typing import Any, Mapping
 
 import dagster as dg
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table
 
 from conversion_sync.partitions import SYNC_POOL, MODE_TAG, first_partition_start, partition_bounds, sync_partitions
 from conversion_sync.service.failures import domain_error, sentence
-from conversion_sync.store.schema import sync_runs
+from conversion_sync.store import runs as run_records
 from conversion_sync.sync.windows import PullWindow, plan_window
 
 
@@ -121,13 +121,9 @@ def timestamp(value: dt.datetime | None) -> Any:
 def record_step(engine, run_id: str, step: str, partition: str | None, started: dt.datetime, *,
                 status: str, stats: Mapping[str, Any] | None = None, error: str | None = None) -> None:
     """Keep a row per run and step for `conversion-sync status` (the UI has the same in its metadata)."""
-    values = {"finished_at": utcnow(), "status": status, "stats": dict(stats or {}), "error": error}
     with engine.begin() as conn:
-        updated = conn.execute(update(sync_runs).where(sync_runs.c.run_id == run_id, sync_runs.c.step == step)
-                               .values(**values)).rowcount
-        if not updated:
-            conn.execute(insert(sync_runs).values(run_id=run_id, step=step, partition_key=partition,
-                                                  started_at=started, **values))
+        run_records.record_step(conn, run_id, step, partition, started=started, finished=utcnow(),
+                                status=status, stats=stats, error=error)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,8 @@ import dagster as dg
 from pydantic import Field
 from sqlalchemy import Engine
 
-from conversion_sync.config import SyncSettings, database_url, load_sync_settings
+from conversion_sync.settings.paths import data_dir, database_url
+from conversion_sync.settings.sync import SyncSettings, load_sync_settings
 from conversion_sync.errors import ConfigError
 from conversion_sync.store import run_hold
 from conversion_sync.store.database import open_engine
@@ -52,7 +53,7 @@ class ConversionDatabase(dg.ConfigurableResource):
         return self.url or database_url()
 
     def engine(self) -> Engine:
-        return open_engine(self.resolved_url())
+        return open_engine(self.resolved_url(), data_folder=data_dir())
 
     def settings(self) -> SyncSettings:
         return load_sync_settings()

@@ -1,104 +1,32 @@
-"""The Salesforce resource: simple-salesforce with authentication, retries, lazy paging, Bulk API
-2.0, sObject Collections, API-call accounting and the API budget of H3."""
+"""The Salesforce resource: simple-salesforce over verified HTTPS with lazy paging, Bulk API 2.0 and
+sObject Collections; each call runs under the policy of `salesforce_policy` (budget, re-login,
+retries) and is counted by `salesforce_usage`."""
 
 from __future__ import annotations
 
 import csv
 import io
 import logging
-import random
-import re
-import threading
-import time
-from collections import Counter
 from typing import Any, Callable, Iterator, TypeVar
 
 import dagster as dg
-import requests
 from pydantic import Field, PrivateAttr
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from simple_salesforce.exceptions import SalesforceExpiredSession
 
-from conversion_sync.config import SalesforceSettings, salesforce_settings_from_env
-from conversion_sync.errors import (
-    ApiBudgetExhausted,
-    SalesforceApiError,
-    SalesforceAuthError,
-    SalesforceCertificateError,
-    SalesforceConnectionError,
-)
+from conversion_sync.settings.salesforce import SalesforceSettings, salesforce_settings_from_env
+from conversion_sync.errors import SalesforceAuthError
 from conversion_sync.resources.salesforce_auth import API_VERSION, VerifiedSession, login
-from conversion_sync.resources.salesforce_retry import Cause, Decision, Verdict, classify, error_code
+from conversion_sync.resources.salesforce_policy import ApiBudget, Backoff, ReLogin, error_message, failure_for, run_call
+from conversion_sync.resources.salesforce_retry import error_code
+from conversion_sync.resources.salesforce_usage import ApiUsage
+
+__all__ = ["ApiUsage", "SalesforceClient", "SalesforceResource", "error_code", "error_message"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 COLLECTION_LIMIT = 200
-_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
-
-
-def error_message(exc: SalesforceError) -> str:
-    """errorCode and message on one line (Salesforce quotes the whole query in INVALID_FIELD)."""
-    content = getattr(exc, "content", None)
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        message = str(content[0].get("message", ""))
-        lines = [line.strip() for line in message.splitlines() if line.strip()]
-        if len(lines) > 1:
-            message = lines[-1]
-        return f"{error_code(exc)}: {message}".strip()
-    return f"HTTP {getattr(exc, 'status', '?')}"
-
-
-class ApiUsage:
-    """Counts API calls by kind (per client) and remembers the org's last reported usage."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.used: int | None = None
-        self.limit: int | None = None
-        self._lock = threading.Lock()
-
-    def observe(self, method: str, url: str, response: requests.Response) -> None:
-        path = url.split("?", 1)[0]
-        if "/services/data/" not in path:
-            return  # logins are not API calls
-        kind = _call_kind(method, path)
-        match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
-        with self._lock:
-            self.calls[kind] += 1
-            self.calls["total"] += 1
-            if match:
-                self.used, self.limit = int(match.group(1)), int(match.group(2))
-
-    @property
-    def total(self) -> int:
-        return self.calls["total"]
-
-    def share_used(self) -> float | None:
-        if self.used is None or not self.limit:
-            return None
-        return self.used / self.limit
-
-
-def _call_kind(method: str, path: str) -> str:
-    tail = path.split("/services/data/", 1)[1].split("/", 1)[-1].rstrip("/")
-    if tail.startswith(("query", "queryAll")):
-        return "query_more" if "/" in tail else "query"
-    if tail.startswith("composite/sobjects/") and method == "PATCH":
-        return "collections_upsert"          # composite/sobjects/{object}/{external id field}
-    if tail.startswith("composite/sobjects"):
-        return f"collections_{ {'POST': 'create', 'PATCH': 'update', 'GET': 'get', 'DELETE': 'delete'}.get(method, method.lower())}"
-    if tail.startswith("jobs/query"):
-        return "bulk_query"
-    if tail.startswith("jobs/ingest"):
-        return "bulk_ingest"
-    if tail.startswith("limits"):
-        return "limits"
-    if tail.endswith("describe") or tail == "sobjects":
-        return "describe"
-    if tail.startswith("sobjects/"):
-        return f"sobject_{ {'POST': 'create', 'PATCH': 'update', 'GET': 'get', 'DELETE': 'delete'}.get(method, method.lower())}"
-    return "other"
 
 
 class SalesforceClient:
@@ -108,9 +36,8 @@ class SalesforceClient:
                  max_retries: int = 5, backoff_seconds: float = 0.5, budget_share: float = 0.8):
         self.settings = settings
         self.usage = ApiUsage()
-        self.max_retries = max_retries
-        self.backoff_seconds = backoff_seconds
-        self.budget_share = budget_share
+        self.backoff = Backoff(max_retries=max_retries, base_seconds=backoff_seconds)
+        self.budget = ApiBudget(budget_share)
         self._session = VerifiedSession(settings.ca_bundle, timeout_seconds, on_response=self.usage.observe)
         self._login = login(settings, self._session)
         self._sf = self._build()
@@ -129,100 +56,25 @@ class SalesforceClient:
     def sf(self) -> Salesforce:
         return self._sf
 
-    # -- the retry/re-auth/budget envelope ------------------------------------------------------
+    # -- the call policy: budget, then classify -> re-login once -> retry with backoff ---------------
     def call(self, what: str, fn: Callable[[Salesforce], T], *, idempotent: bool = True,
              budgeted: bool = True) -> T:
-        """Run `fn(sf)`; on failure do what `salesforce_retry.classify` says: retry with exponential
-        backoff and jitter (5xx, timeouts, lost connections, row locks), log in again once on an
-        expired session, stop on the org's request limit, or fail at once (a certificate that does
-        not verify, other 4xx). A non-idempotent call (a create) whose answer is lost is not repeated.
-
-        `budgeted` calls first check the API budget (H3); reading the limits does not."""
+        """Run `fn(sf)` under the policy of `salesforce_policy`: `budgeted` calls first check the
+        API budget (H3; reading the limits does not); a failure is classified, an expired session
+        logged in again once, a transient failure retried with backoff, anything else ended with
+        one sentence. A non-idempotent call (a create) whose answer is lost is not repeated."""
         if budgeted:
             self.check_budget()
-        attempt = 0
-        reauthenticated = False
-        started = time.monotonic()
-        while True:
-            try:
-                return fn(self._sf)
-            except Exception as exc:
-                decision = classify(exc, idempotent=idempotent)
-                if decision.verdict is Verdict.RELOGIN and not reauthenticated and self._login.can_refresh:
-                    self._relogin(what)
-                    reauthenticated = True
-                    continue
-                if decision.verdict is not Verdict.RETRY or attempt >= self.max_retries:
-                    failure = self._failure(what, exc, decision, attempts=attempt + 1,
-                                            seconds=time.monotonic() - started)
-                    if failure is None:
-                        raise
-                    raise failure from exc
-            delay = min(30.0, self.backoff_seconds * (2 ** attempt)) * random.uniform(0.5, 1.5)
-            attempt += 1
-            log.warning("%s failed (%s); retry %d/%d in %.2f s", what, decision.reason, attempt,
-                        self.max_retries, delay)
-            time.sleep(delay)
-
-    def _failure(self, what: str, exc: BaseException, decision: Decision, *, attempts: int,
-                 seconds: float) -> Exception | None:
-        """The domain error that ends a call, or None to re-raise `exc` itself (a 4xx such as
-        INVALID_FIELD, which callers recognise by its errorCode)."""
-        host = self._login.instance_url
-        tries = f"{attempts} attempts over {seconds:.0f} s" if attempts > 1 else "1 attempt"
-        cause = decision.cause
-        if decision.verdict is Verdict.RELOGIN:
-            return SalesforceAuthError(
-                "Salesforce rejected the session as expired or invalid; "
-                + ("set a fresh SALESFORCE_ACCESS_TOKEN (or use client credentials, which renew themselves)."
-                   if not self._login.can_refresh else
-                   "logging in again did not help: check that the integration user is active and its "
-                   "credentials are valid."))
-        if decision.verdict is Verdict.STOP:
-            return ApiBudgetExhausted(
-                "Salesforce refused the call: the org's API request limit is exceeded; the sync stops here "
-                "and resumes by itself when usage falls (or ask your Salesforce admin for a larger allocation).",
-                used=self.usage.used, limit=self.usage.limit)
-        if cause is Cause.CERTIFICATE:
-            return SalesforceCertificateError(
-                f"Could not verify the TLS certificate of {host} during {what}; set SALESFORCE_CA_BUNDLE to the "
-                "CA file that signed it (for the sandbox org: the ca.pem it wrote, data/sandbox/ca.pem).")
-        if cause is Cause.REFUSED_REQUEST:
-            return SalesforceApiError(
-                f"Salesforce refused {what} ({error_message(exc)}); ask your Salesforce admin to give the "
-                "integration user access.", error_code=error_code(exc), status=403)
-        if decision.verdict is Verdict.UNCERTAIN:
-            return SalesforceConnectionError(
-                f"Salesforce did not answer {what} ({decision.reason}); it may have been applied, so it is "
-                "not repeated blindly: the next attempt looks Salesforce up first.", reason=decision.reason)
-        if cause is Cause.SERVER_ERROR:
-            return SalesforceApiError(
-                f"Salesforce answered {decision.reason} to {what} ({tries}); it is unavailable or overloaded: "
-                "check https://status.salesforce.com, the next cycle tries again.",
-                error_code=error_code(exc), status=getattr(exc, "status", None))
-        if cause is Cause.ROW_LOCK:
-            return SalesforceApiError(
-                f"Salesforce kept the records locked (UNABLE_TO_LOCK_ROW) during {what} ({tries}); another job "
-                "in the org is writing them: the next cycle tries again.", error_code="UNABLE_TO_LOCK_ROW", status=400)
-        if cause is Cause.REFUSED:
-            return SalesforceConnectionError(
-                f"Could not reach Salesforce at {host} during {what} ({decision.reason}, {tries}); check "
-                "SALESFORCE_INSTANCE_URL and the network (is the sandbox org running? `conversion-sync sandbox`).",
-                reason=decision.reason)
-        if cause in (Cause.TIMEOUT, Cause.CONNECTION_LOST):
-            return SalesforceConnectionError(
-                f"Lost the connection to Salesforce at {host} during {what} ({decision.reason}, {tries}); "
-                "check the network, the next cycle tries again.", reason=decision.reason)
-        return None
+        relogin = ReLogin(lambda: self._relogin(what), can_refresh=self._login.can_refresh)
+        return run_call(what, lambda: fn(self._sf), idempotent=idempotent, backoff=self.backoff,
+                        relogin=relogin, fail=lambda exc, decision, attempts, seconds: failure_for(
+                            what, exc, decision, attempts=attempts, seconds=seconds,
+                            host=self._login.instance_url, can_refresh=self._login.can_refresh,
+                            used=self.usage.used, limit=self.usage.limit))
 
     def check_budget(self) -> None:
         """Stop cleanly (H3) once the configured share of the daily allocation is used."""
-        share = self.usage.share_used()
-        if share is not None and share >= self.budget_share:
-            raise ApiBudgetExhausted(
-                f"The org has used {self.usage.used} of {self.usage.limit} daily API requests "
-                f"({share:.0%}, budget {self.budget_share:.0%}); the sync stops here and resumes when usage falls.",
-                used=self.usage.used, limit=self.usage.limit)
+        self.budget.check(self.usage.used, self.usage.limit)
 
     # -- reads -----------------------------------------------------------------------------------
     def limits(self) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 
 import requests
 
-from conversion_sync.config import SalesforceSettings
+from conversion_sync.settings.salesforce import SalesforceSettings, reveal
 from conversion_sync.errors import SalesforceAuthError, SalesforceCertificateError, SalesforceConnectionError
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,13 @@ def login(settings: SalesforceSettings, session: requests.Session) -> Salesforce
     """Obtain a session for `settings.auth_mode`; raise SalesforceConnectionError otherwise."""
     mode = settings.auth_mode
     if mode == "access_token":
-        return SalesforceLogin(settings.access_token or "", settings.instance_url, can_refresh=False)
+        return SalesforceLogin(reveal(settings.access_token), settings.instance_url, can_refresh=False)
     if mode == "soap_password":
         return _soap_login(settings, session)
-    form = {"client_id": settings.client_id, "client_secret": settings.client_secret}
+    form = {"client_id": settings.client_id, "client_secret": reveal(settings.client_secret)}
     if mode == "password":
         form.update(grant_type="password", username=settings.username,
-                    password=(settings.password or "") + (settings.security_token or ""))
+                    password=reveal(settings.password) + reveal(settings.security_token))
         what = "SALESFORCE_USERNAME, SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN and the client id/secret"
     else:
         form.update(grant_type="client_credentials")
@@ -107,7 +107,7 @@ def _soap_login(settings: SalesforceSettings, session: requests.Session) -> Sale
     """Username + password + security token through the partner SOAP login of the instance."""
     envelope = _SOAP_ENVELOPE.format(
         username=escape(settings.username or ""),
-        password=escape((settings.password or "") + (settings.security_token or "")))
+        password=escape(reveal(settings.password) + reveal(settings.security_token)))
     response = _post(session, f"{settings.instance_url}/services/Soap/u/{API_VERSION}",
                      data=envelope.encode("utf-8"),
                      headers={"content-type": "text/xml", "charset": "UTF-8", "SOAPAction": "login"})

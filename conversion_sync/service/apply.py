@@ -16,8 +16,8 @@ from typing import Callable
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from conversion_sync.config import SyncSettings
-from conversion_sync.service.describe import read_only_fields
+from conversion_sync.settings.sync import SyncSettings
+from conversion_sync.store.describe import read_only_fields
 from conversion_sync.store import contacts as contact_store
 from conversion_sync.store import staging
 from conversion_sync.sync.companies import CompanyApplier

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from conversion_sync.resources.salesforce import SalesforceClient
 from conversion_sync.store import describe as describe_store
 
-MAX_AGE = dt.timedelta(hours=24)
+MAX_AGE = describe_store.MAX_AGE
 
 
 def org_fields(engine: Engine, client: SalesforceClient, sobject: str, *, now: dt.datetime,
@@ -24,9 +24,9 @@ def org_fields(engine: Engine, client: SalesforceClient, sobject: str, *, now: d
     from the cache, or one describe call."""
     if not refresh:
         with engine.connect() as conn:
-            cached = describe_store.cached_fields(conn, sobject)
-        if cached is not None and now - cached[1] < MAX_AGE:
-            return cached[0]
+            cached = describe_store.fresh_fields(conn, sobject, now=now, max_age=MAX_AGE)
+        if cached is not None:
+            return cached
     fields = {name: {"updateable": bool(f.get("updateable", True)), "createable": bool(f.get("createable", True))}
               for name, f in client.field_names(sobject, fresh=refresh).items()}
     with engine.begin() as conn:
@@ -63,8 +63,3 @@ def can_update(fields: dict[str, dict[str, Any]], name: str) -> bool:
 def not_visible(fields: dict[str, dict[str, Any]], names: Iterable[str]) -> list[str]:
     """Which of `names` the integration user cannot see, in their order."""
     return [name for name in names if not visible(fields, name)]
-
-
-def read_only_fields(conn: Connection) -> dict[str, set[str]]:
-    """Object -> its read-only fields, as last described (empty before the first describe)."""
-    return describe_store.read_only_fields(conn)

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import Engine
 
-from conversion_sync.config import SyncSettings
+from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.errors import InvalidInput
 from conversion_sync.store.identity import load_for_entries, write_identities
 from conversion_sync.sync.fields import CONTACT_FIELDS

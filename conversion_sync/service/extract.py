@@ -17,7 +17,7 @@ from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from sqlalchemy import Engine
 
-from conversion_sync.config import SyncSettings
+from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, ConfigError
 from conversion_sync.resources.salesforce import SalesforceClient, error_code, error_message
 from conversion_sync.service.describe import not_visible, org_fields

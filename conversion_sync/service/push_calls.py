@@ -9,7 +9,7 @@ import logging
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceError
 
-from conversion_sync.config import SyncSettings
+from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, SalesforceApiError, SalesforceConnectionError
 from conversion_sync.resources.salesforce import SalesforceClient
 from conversion_sync.service.extract import select_fields

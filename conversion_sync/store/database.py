@@ -1,7 +1,8 @@
 """Engines for the Conversion database: SQLite file by default, PostgreSQL in production.
 
 `open_engine(url)` gives one engine per URL and process, with the schema created or upgraded on
-first use (see `migrations`)."""
+first use (see `migrations`). Only plain values come in: the URL, and the one folder a SQLite
+file may be created in (the data folder, which the caller knows)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from conversion_sync.errors import ConfigError, DatabaseUnavailable
+from conversion_sync.store.migrations import upgrade
+from conversion_sync.store.run_hold import release_all
+from conversion_sync.store.sqlite_file import sqlite_path
+
+__all__ = ["dispose_engines", "open_engine", "safe_url", "sqlite_path"]
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +35,14 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def open_engine(url: str, *, migrate: bool = True) -> Engine:
-    """The process-wide engine for `url`, its schema at the current version."""
+def open_engine(url: str, *, migrate: bool = True, data_folder: Path | None = None) -> Engine:
+    """The process-wide engine for `url`, its schema at the current version. A SQLite file's
+    folder must exist, except `data_folder` (the default place of the database), made on demand."""
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _create_engine(url)
+            engine = _create_engine(url, data_folder)
             if migrate:
-                from conversion_sync.store.migrations import upgrade
-
                 upgrade(engine)
             _engines[url] = engine
         return engine
@@ -45,8 +50,6 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
 
 def dispose_engines() -> None:
     """Close every pooled connection (tests, and before forking), letting go of any sync hold."""
-    from conversion_sync.store.run_hold import release_all
-
     release_all()
     with _engines_lock:
         for engine in _engines.values():
@@ -54,7 +57,7 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, data_folder: Path | None) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -65,7 +68,7 @@ def _create_engine(url: str) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            _sqlite_folder(Path(database).expanduser())
+            _sqlite_folder(Path(database).expanduser(), data_folder)
         engine = create_engine(parsed, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that a
@@ -92,16 +95,14 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_folder(path: Path) -> None:
+def _sqlite_folder(path: Path, data_folder: Path | None) -> None:
     """Make sure the folder of a SQLite file exists. Only the data folder (the default place of
     the database) is created; a URL naming a folder that does not exist is most likely a typo,
     and silently starting a new, empty database there would pull the whole org into it."""
-    from conversion_sync.config import data_dir
-
     folder = path.parent
     if folder.is_dir():
         return
-    if folder.resolve() == data_dir().resolve():
+    if data_folder is not None and folder.resolve() == data_folder.resolve():
         folder.mkdir(parents=True, exist_ok=True)
         return
     raise ConfigError(
@@ -117,13 +118,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
     cursor.close()
-
-
-def sqlite_path(engine: Engine) -> Path | None:
-    """The file of a SQLite database, or None (in-memory or another backend)."""
-    if engine.dialect.name != "sqlite":
-        return None
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database).expanduser().resolve()

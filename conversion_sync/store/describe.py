@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from conversion_sync.store.schema import salesforce_fields, sync_warnings
 
 FIELD_HIDDEN = "field_hidden"
+MAX_AGE = dt.timedelta(hours=24)   # a description older than this is asked for again
 
 
 def cached_fields(conn: Connection, sobject: str) -> tuple[dict[str, dict[str, Any]], dt.datetime] | None:
@@ -18,6 +19,15 @@ def cached_fields(conn: Connection, sobject: str) -> tuple[dict[str, dict[str, A
     row = conn.execute(select(salesforce_fields.c.fields, salesforce_fields.c.fetched_at)
                        .where(salesforce_fields.c.sobject == sobject)).first()
     return (dict(row.fields), row.fetched_at) if row is not None else None
+
+
+def fresh_fields(conn: Connection, sobject: str, *, now: dt.datetime,
+                 max_age: dt.timedelta = MAX_AGE) -> dict[str, dict[str, Any]] | None:
+    """The cached fields of `sobject` when described less than `max_age` before `now`, else None."""
+    cached = cached_fields(conn, sobject)
+    if cached is None or now - cached[1] >= max_age:
+        return None
+    return cached[0]
 
 
 def save_fields(conn: Connection, sobject: str, fields: dict[str, dict[str, Any]], *, now: dt.datetime) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ContactNotFound, InvalidInput
 from conversion_sync.store.events import write_events
 from conversion_sync.store.schema import contact_attributes, contacts
@@ -17,15 +16,15 @@ from conversion_sync.sync.model import SyncEvent
 from conversion_sync.sync.values import BadValue, checked_field, email_key, shown
 
 
-def editable_fields(settings: SyncSettings) -> tuple[str, ...]:
-    return CONTACT_FIELDS + settings.custom_fields
+def editable_fields(custom_fields: tuple[str, ...]) -> tuple[str, ...]:
+    return CONTACT_FIELDS + tuple(custom_fields)
 
 
-def set_contact_field(conn: Connection, settings: SyncSettings, contact_id: int, field: str, value: Any, *,
+def set_contact_field(conn: Connection, custom_fields: tuple[str, ...], contact_id: int, field: str, value: Any, *,
                       now: dt.datetime, run_id: str | None = None, source: str = "cli") -> bool:
     """Set one field of one contact; returns False when the value was already that."""
-    if field not in editable_fields(settings):
-        raise InvalidInput(f"{shown(field)} is not a contact field (fields: {', '.join(editable_fields(settings))}).")
+    if field not in editable_fields(custom_fields):
+        raise InvalidInput(f"{shown(field)} is not a contact field (fields: {', '.join(editable_fields(custom_fields))}).")
     try:
         new_value = checked_field(field, value)      # the one value rule (sync/values.py)
     except BadValue as exc:

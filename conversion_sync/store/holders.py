@@ -17,7 +17,7 @@ import threading
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
 from sqlalchemy.exc import OperationalError
 
-from conversion_sync.store.database import sqlite_path
+from conversion_sync.store.sqlite_file import sqlite_path
 from conversion_sync.store.schema import sync_run_holders
 
 UTC = dt.timezone.utc

@@ -21,7 +21,7 @@ from typing import Iterator
 from sqlalchemy import Engine, delete, insert, select, text
 
 from conversion_sync.errors import SyncLockHeld
-from conversion_sync.store.database import sqlite_path
+from conversion_sync.store.sqlite_file import sqlite_path
 from conversion_sync.store.schema import sync_lock
 
 log = logging.getLogger(__name__)

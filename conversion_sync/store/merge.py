@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ContactNotFound, InvalidInput, MergeRefused
 from conversion_sync.store.contacts import load_contacts, write_contact_changes
 from conversion_sync.store.schema import contact_identifiers, contacts, sync_events, sync_warnings
@@ -21,11 +20,11 @@ from conversion_sync.sync.merge import merge_into, merge_refusal
 from conversion_sync.sync.model import ApplyResult, SyncEvent
 
 
-def merge_contacts(conn: Connection, settings: SyncSettings, keep_id: int, remove_id: int, *,
+def merge_contacts(conn: Connection, custom_fields: tuple[str, ...], keep_id: int, remove_id: int, *,
                    now: dt.datetime, run_id: str | None = None) -> dict[str, Any]:
     if keep_id == remove_id:
         raise InvalidInput("A contact cannot be merged into itself; give two different contact ids.")
-    states = {s.key: s for s in load_contacts(conn, ids=[keep_id, remove_id], custom_fields=settings.custom_fields)}
+    states = {s.key: s for s in load_contacts(conn, ids=[keep_id, remove_id], custom_fields=custom_fields)}
     for contact_id in (keep_id, remove_id):
         if contact_id not in states:
             raise ContactNotFound(f"There is no contact with id {contact_id}.")
@@ -44,6 +43,6 @@ def merge_contacts(conn: Connection, settings: SyncSettings, keep_id: int, remov
                  .values(resolved_at=now))
     result.events.append(SyncEvent("contact_merged", "P6", contact_key=keep_id, changes=changes or None,
                                    detail=f"merged contact {remove_id} into this contact"))
-    write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields)
+    write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=custom_fields)
     conn.execute(update(contacts).where(contacts.c.id == keep_id).values(edited_in_conversion_at=now))
     return {"kept": keep_id, "removed": remove_id, "changes": changes}

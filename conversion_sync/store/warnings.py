@@ -39,3 +39,10 @@ def close_warnings(conn: Connection, warning_ids: Sequence[int], *, resolution: 
                      .where(sync_warnings.c.id.in_(outcome.closed), sync_warnings.c.resolved_at.is_(None))
                      .values(resolved_at=now, resolution=resolution, resolved_by=by))
     return outcome
+
+
+def run_warnings(conn: Connection, run_id: str, limit: int) -> list[tuple[str, int | None, str]]:
+    """(kind, contact id, message) of the warnings one run wrote, oldest first, at most `limit`."""
+    rows = conn.execute(select(sync_warnings.c.kind, sync_warnings.c.contact_id, sync_warnings.c.message)
+                        .where(sync_warnings.c.run_id == run_id).order_by(sync_warnings.c.id).limit(limit)).all()
+    return [(row.kind, row.contact_id, row.message) for row in rows]

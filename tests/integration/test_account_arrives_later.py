@@ -51,7 +51,7 @@ def test_a_conversion_edit_survives_the_account_arriving_later(harness, org, syn
     harness.cycle()
     sync_config("pull_accounts: true\n")
     with harness.engine.begin() as conn:
-        set_contact_field(conn, load_sync_settings(), harness.contact_of(contact).id, "title", "New", now=utcnow())
+        set_contact_field(conn, load_sync_settings().custom_fields, harness.contact_of(contact).id, "title", "New", now=utcnow())
     harness.cycle()                                         # re-applying the Contact takes no old value back
     row = harness.contact_of(contact)
     assert row.title == "New" and row.company_id == harness.company_of(account).id

@@ -14,7 +14,7 @@ from conversion_sync.definitions import defs
 from conversion_sync.jobs.sensors import sync_sensor
 from conversion_sync.partitions import MODE_TAG, RANGE_END_TAG, RANGE_START_TAG
 from conversion_sync.resources.database import ConversionDatabase
-from conversion_sync.service.cycle import run_job
+from conversion_sync.runner import run_job
 from conversion_sync.store.schema import sync_runs
 
 UTC = dt.timezone.utc
@@ -212,7 +212,7 @@ def test_status_reports_watermarks_last_runs_and_warnings(harness, org, database
 
 
 def test_a_failed_step_shows_its_sentence_in_the_run_and_in_status(harness, org, sync_config):
-    from conversion_sync.service.cycle import run_sync_cycle
+    from conversion_sync.runner import run_sync_cycle
     from conversion_sync.store.queries import status
 
     org.hide_field("Contact", "Email")          # the sync cannot match Contacts without it

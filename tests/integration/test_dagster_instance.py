@@ -10,7 +10,7 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conversion_sync.service.cycle import run_sync_cycle
+from conversion_sync.runner import run_sync_cycle
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,7 +25,7 @@ UTC = dt.timezone.utc
 
 def _edit(harness, contact_id, field, value):
     with harness.engine.begin() as conn:
-        set_contact_field(conn, load_sync_settings(), contact_id, field, value, now=dt.datetime.now(UTC))
+        set_contact_field(conn, load_sync_settings().custom_fields, contact_id, field, value, now=dt.datetime.now(UTC))
 
 
 def _hidden_warnings(harness, *, open_only=True):

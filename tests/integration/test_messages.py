@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 
 from conversion_sync import cli
-from conversion_sync.service import cycle
+from conversion_sync import runner as cycle
 
 STACK_MARKERS = ("Traceback", "Stack Trace", 'File "')
 
@@ -51,9 +51,9 @@ def run_cli(harness, dagster_home, capsys):
 @pytest.fixture
 def no_backoff(monkeypatch):
     """Retries still happen, one after another, without waiting out the backoff."""
-    import conversion_sync.resources.salesforce as transport
+    import conversion_sync.resources.salesforce_policy as policy
 
-    monkeypatch.setattr(transport, "time", types.SimpleNamespace(sleep=lambda seconds: None,
+    monkeypatch.setattr(policy, "time", types.SimpleNamespace(sleep=lambda seconds: None,
                                                                  monotonic=time.monotonic))
 
 

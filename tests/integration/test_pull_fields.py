@@ -13,7 +13,7 @@ UTC = dt.timezone.utc
 
 def edit_in_conversion(harness, contact_id, field, value):
     with harness.engine.begin() as conn:
-        set_contact_field(conn, load_sync_settings(), contact_id, field, value, now=dt.datetime.now(UTC))
+        set_contact_field(conn, load_sync_settings().custom_fields, contact_id, field, value, now=dt.datetime.now(UTC))
 
 
 def pulled_lead(harness, org, **fields):

@@ -137,7 +137,7 @@ def test_r7_no_second_link_when_the_contact_is_already_someone_elses(harness, or
     from conversion_sync.store.editing import set_contact_field
     from conversion_sync.config import load_sync_settings
     with harness.engine.begin() as conn:   # the holder has Conversion-side data: never folded
-        set_contact_field(conn, load_sync_settings(), holder.id, "title", "Buyer", now=dt.datetime.now(UTC))
+        set_contact_field(conn, load_sync_settings().custom_fields, holder.id, "title", "Buyer", now=dt.datetime.now(UTC))
     org.convert_lead(lead, contact_id=existing)
     harness.pull()
     assert harness.contact_of(existing).id == holder.id

@@ -27,7 +27,7 @@ def records_with_email(org, sobject, email):
 
 def edit(harness, contact_id, field, value):
     with harness.engine.begin() as conn:
-        set_contact_field(conn, load_sync_settings(), contact_id, field, value, now=dt.datetime.now(UTC))
+        set_contact_field(conn, load_sync_settings().custom_fields, contact_id, field, value, now=dt.datetime.now(UTC))
 
 
 # -- P1/P3: immediate, skipped, later ---------------------------------------------------------------
@@ -207,7 +207,7 @@ def test_p6_merge_moves_identifiers_company_history_and_takes_newer_values(harne
     remove = harness.identify("remove@example.com", user_id="u-remove", cookie="c-remove",
                               traits={"last_name": "Newer", "title": "CTO"}, sync="skip")
     with harness.engine.begin() as conn:
-        result = merge_contacts(conn, load_sync_settings(), keep.id, remove.contact_id, now=dt.datetime.now(UTC))
+        result = merge_contacts(conn, load_sync_settings().custom_fields, keep.id, remove.contact_id, now=dt.datetime.now(UTC))
     assert harness.contact(remove.contact_id) is None
     kept = harness.contact(keep.id)
     assert (kept.last_name, kept.title, kept.salesforce_id) == ("Newer", "CTO", to_18(person))
@@ -226,7 +226,7 @@ def test_p6_merging_contacts_linked_to_different_records_is_refused(harness, org
     harness.pull()
     with pytest.raises(MergeRefused, match="different Salesforce records"):
         with harness.engine.begin() as conn:
-            merge_contacts(conn, load_sync_settings(), harness.contact_of(a).id, harness.contact_of(b).id,
+            merge_contacts(conn, load_sync_settings().custom_fields, harness.contact_of(a).id, harness.contact_of(b).id,
                            now=dt.datetime.now(UTC))
     assert len(harness.contacts()) == 2       # atomic: nothing changed
 
@@ -237,7 +237,7 @@ def test_p6_a_merged_contact_takes_over_the_removed_ones_link(harness, org):
     linked = harness.contact_of(lead)
     free = harness.identify("free@example.com", sync="skip")
     with harness.engine.begin() as conn:
-        merge_contacts(conn, load_sync_settings(), free.contact_id, linked.id, now=dt.datetime.now(UTC))
+        merge_contacts(conn, load_sync_settings().custom_fields, free.contact_id, linked.id, now=dt.datetime.now(UTC))
     assert harness.contact(free.contact_id).salesforce_id == to_18(lead)
     harness.pull()                      # the sync keeps updating the kept contact by id
     org.update("Lead", lead, {"Title": "VP"})

@@ -108,7 +108,7 @@ def test_r5_p5_an_edit_just_after_our_update_wins_and_the_update_never_echoes(
     contact, other = harness.contact_of(lead_id), harness.contact_of(other_id)
     with harness.engine.begin() as conn:
         for row in (contact, other):
-            set_contact_field(conn, load_sync_settings(), row.id, "first_name", "Before", now=our_clock.now())
+            set_contact_field(conn, load_sync_settings().custom_fields, row.id, "first_name", "Before", now=our_clock.now())
     org.reset_counters()
     pushed = harness.cycle()
     assert pushed.steps["salesforce_push"]["updated_in_salesforce"] == 2

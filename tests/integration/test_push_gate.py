@@ -36,7 +36,7 @@ def _synced_lead(harness, org, our_clock, skew):
 def _edit(harness, contact_id, field, value):
     """A user edits the contact in Conversion, on our real clock (inside the skew)."""
     with harness.engine.begin() as conn:
-        assert set_contact_field(conn, load_sync_settings(), contact_id, field, value, now=dt.datetime.now(UTC))
+        assert set_contact_field(conn, load_sync_settings().custom_fields, contact_id, field, value, now=dt.datetime.now(UTC))
 
 
 def _silent(harness, org):

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from conversion_sync.jobs.sensors import push_sensor
 from conversion_sync.resources.database import ConversionDatabase
-from conversion_sync.service.cycle import run_job
+from conversion_sync.runner import run_job
 from conversion_sync.store.identity import request_push
 from conversion_sync.store.queries import status
 from conversion_sync.store.schema import contacts
@@ -141,7 +141,7 @@ def test_h2_a_settled_store_gets_no_push_runs_over_many_sensor_ticks(harness, or
     from conversion_sync.store.editing import set_contact_field
 
     with harness.engine.begin() as conn:
-        set_contact_field(conn, load_sync_settings(), edited.id, "title", "CTO", now=dt.datetime.now(UTC))
+        set_contact_field(conn, load_sync_settings().custom_fields, edited.id, "title", "CTO", now=dt.datetime.now(UTC))
     assert len(run_requests(instance, 1)) == 1
     harness.cycle(instance)
     assert "queued" not in queue(harness) and "failed" not in queue(harness)

@@ -62,7 +62,7 @@ def test_a_rejected_push_waits_out_its_backoff_then_gives_up(harness, org, sync_
     harness.cycle(instance)
     contact = harness.contact_of(lead)
     with harness.engine.begin() as conn:
-        set_contact_field(conn, load_sync_settings(), contact.id, "title", "VP", now=dt.datetime.now(UTC))
+        set_contact_field(conn, load_sync_settings().custom_fields, contact.id, "title", "VP", now=dt.datetime.now(UTC))
     org.lock_record(lead, times=3)        # another user holds the row for the next three writes
 
     def cycle_and_writes() -> int:

@@ -2,7 +2,6 @@
 records one by one, in (SystemModstamp, Id) order, gives. Random org histories (creates, email
 changes, deletes, conversions, merges, Account moves) over two cycles, through the sandbox org."""
 
-import dataclasses
 import datetime as dt
 
 from hypothesis import HealthCheck, given, settings
@@ -103,7 +102,7 @@ class History:
 
 
 def _pull(engine, batch_size, now, org_now):
-    sync_settings = dataclasses.replace(load_sync_settings(), apply_batch_size=batch_size)
+    sync_settings = load_sync_settings().model_copy(update={"apply_batch_size": batch_size})
     client = SalesforceResource(backoff_seconds=0.01).client()
     today = partition_bounds([partition_key_for(now)])
     for sobject in ("Account", "Contact", "Lead"):

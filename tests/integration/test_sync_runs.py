@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from conversion_sync.jobs.sensors import sync_sensor
 from conversion_sync.resources.database import ConversionDatabase
-from conversion_sync.service.cycle import dagster_instance
+from conversion_sync.runner import dagster_instance
 from conversion_sync.store.holders import holder_engine
 from conversion_sync.store.schema import sync_run_holders, sync_runs
 
@@ -29,7 +29,7 @@ STALE_SECONDS = "3"
 SYNC = [sys.executable, "-m", "conversion_sync.cli", "sync"]
 RUN_WORKER = [sys.executable, "-c", (
     "from conversion_sync.definitions import defs\n"
-    "from conversion_sync.service.cycle import dagster_instance\n"
+    "from conversion_sync.runner import dagster_instance\n"
     "from conversion_sync.jobs.sensors import incremental_run_tags\n"
     "from conversion_sync.resources.database import ConversionDatabase\n"
     "import datetime as dt\n"

@@ -203,7 +203,7 @@ class SoakDriver(Actions):
                 is not None
 
     def cycle(self):
-        from conversion_sync.service.cycle import run_sync_cycle
+        from conversion_sync.runner import run_sync_cycle
 
         pending = self.push_pending()
         result = run_sync_cycle(instance=self.instance)

@@ -2,8 +2,15 @@
 sentence that names it, and no secret appears in any message."""
 
 import pytest
+from pydantic import ValidationError
 
-from conversion_sync.config import load_sync_settings, salesforce_settings_from_env
+from conversion_sync.config import (
+    SyncSettings,
+    load_sync_settings,
+    reveal,
+    salesforce_settings_from_env,
+    settings_from_mapping,
+)
 from conversion_sync.errors import ConfigError
 from conversion_sync.sync.fields import Preference
 
@@ -125,3 +132,46 @@ def test_a_named_env_file_that_is_missing_is_one_sentence(tmp_path):
         salesforce_settings_from_env({"CONVERSION_SYNC_ENV_FILE": str(tmp_path / "nope.env")})
     assert str(error.value) == (f"CONVERSION_SYNC_ENV_FILE names {tmp_path / 'nope.env'}, which is not a readable "
                                 "env file (the demo's sandbox org writes data/sandbox/sandbox.env when it starts).")
+
+
+def test_credentials_never_print(capsys):
+    """Secrets are SecretStr: repr, str, f-strings, dumps and JSON show stars, never the value."""
+    settings = salesforce_settings_from_env({"SALESFORCE_INSTANCE_URL": URL, "SALESFORCE_CLIENT_ID": "i",
+                                             "SALESFORCE_CLIENT_SECRET": "sec-ret-1", "SALESFORCE_USERNAME": "u",
+                                             "SALESFORCE_PASSWORD": "pass-word-2", "SALESFORCE_SECURITY_TOKEN": "tok-3",
+                                             "SALESFORCE_ACCESS_TOKEN": "acc-ess-4"})
+    print(settings, f"{settings!r}", settings.model_dump(), settings.model_dump_json())
+    printed = capsys.readouterr().out
+    assert "**********" in printed
+    for secret in ("sec-ret-1", "pass-word-2", "tok-3", "acc-ess-4"):
+        assert secret not in printed
+    assert reveal(settings.client_secret) == "sec-ret-1" and reveal(None) == ""
+
+
+def test_the_settings_model_refuses_what_the_file_would():
+    """The model itself (not only the YAML reader) forbids unknown settings and unlisted choices."""
+    with pytest.raises(ValidationError):
+        SyncSettings(lookbak_seconds=3)
+    with pytest.raises(ValidationError):
+        SyncSettings(new_record_object="Account")
+    with pytest.raises(ValidationError):
+        SyncSettings(pull_leads="yes")
+    with pytest.raises(ValidationError):
+        load_sync_settings({}).lookback_seconds = 5      # frozen: a run cannot change its settings
+
+
+@pytest.mark.parametrize("raw, sentence", [
+    ({"pull_leads": "yes"}, "f.yaml: pull_leads must be true or false (got 'yes')."),
+    ({"default_entry_sync": "later"}, "f.yaml: default_entry_sync must be immediate or skip (got 'later')."),
+    ({"api_budget_share": True}, "f.yaml: api_budget_share must be a number above 0 and at most 1, like 0.8 (got True)."),
+    ({"apply_batch_size": 0}, "f.yaml: apply_batch_size must be at least 1 (got 0)."),
+    ({"settle_seconds": 1.5}, "f.yaml: settle_seconds must be a whole number (got 1.5)."),
+    ({"external_id_field": "bad field"}, "f.yaml: external_id_field must be a Salesforce field name or null (got 'bad field')."),
+    ({"custom_fields": ["title"]}, "f.yaml: custom field 'title' is already a standard contact field."),
+    ({"custom_fields": ["Score"]}, "f.yaml: custom field name 'Score' must be lower_case letters, digits and underscores."),
+    ({"custom_fields": "score"}, "f.yaml: custom_fields must be a list of field names (got 'score')."),
+])
+def test_pydantic_errors_become_the_same_one_sentence(raw, sentence):
+    with pytest.raises(ConfigError) as error:
+        settings_from_mapping(raw, source="f.yaml")
+    assert str(error.value) == sentence

@@ -1,5 +1,5 @@
 """What ends a command or a step, in one sentence with its exit code (service/failures.py,
-service/cycle.failure_of; SPEC §4, issue 8 finding 9)."""
+runner.failure_of; SPEC §4, issue 8 finding 9)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from conversion_sync.errors import (
     SalesforceConnectionError,
     SyncLockHeld,
 )
-from conversion_sync.service.cycle import failure_of
+from conversion_sync.runner import failure_of
 from conversion_sync.service.failures import domain_error, explain
 
 

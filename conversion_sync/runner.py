@@ -1,5 +1,6 @@
-"""Running the sync job in this process (`conversion-sync sync`, tests): the very job the sensor
-runs, recorded in the Dagster instance of DAGSTER_HOME, else of <checkout>/.dagster_home."""
+"""The in-process runner: runs the sync job in this process (`conversion-sync sync`, the API, tests),
+the very job the sensor runs, recorded in the Dagster instance of DAGSTER_HOME, else of
+<checkout>/.dagster_home. It sits beside the CLI, above the definitions and jobs it runs."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ from typing import Any, Callable
 
 import dagster as dg
 
-from conversion_sync.config import load_sync_settings, salesforce_settings_from_env
+from conversion_sync.assets.conversion import COMPANY_COUNTS, CONTACT_COUNTS
+from conversion_sync.assets.salesforce import EXTRACT_COUNTS
+from conversion_sync.settings.paths import default_dagster_home, ensure_dagster_home
+from conversion_sync.settings.salesforce import salesforce_settings_from_env
+from conversion_sync.settings.sync import load_sync_settings
+from conversion_sync.definitions import defs
 from conversion_sync.errors import ConfigError
+from conversion_sync.jobs.sensors import incremental_run_tags, is_sync_run
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.failures import domain_error_names, exit_code_of
 from conversion_sync.service.reclaim import reclaim_dead_runs
@@ -97,8 +104,6 @@ def dagster_instance() -> dg.DagsterInstance:
     if home and not Path(home).is_dir():
         return dg.DagsterInstance.get()          # Dagster's own sentence names the missing folder
     if not home:
-        from conversion_sync.config import default_dagster_home, ensure_dagster_home
-
         home = str(ensure_dagster_home(default_dagster_home()))
     with open(Path(home) / INSTANCE_LOCK_FILE, "a+") as handle:
         deadline = time.monotonic() + INSTANCE_LOCK_WAIT_SECONDS
@@ -127,9 +132,6 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
     """Run a job in this process, holding the sync for the whole run (R1): a second one waits
     for it (saying so once through `on_wait`) and gives up with one sentence after a bounded wait.
     Runs whose process died are marked failed first, so they do not linger in the UI."""
-    from conversion_sync.definitions import defs
-    from conversion_sync.jobs.sensors import is_sync_run
-
     # Fail fast with one sentence on a bad setting, before Dagster wraps it in a step failure.
     salesforce_settings_from_env()
     load_sync_settings()
@@ -208,9 +210,6 @@ def _fail_if_unfinished(instance: dg.DagsterInstance, run_id: str) -> None:
 
 
 def _per_partition_counts() -> set[str]:
-    from conversion_sync.assets.conversion import COMPANY_COUNTS, CONTACT_COUNTS
-    from conversion_sync.assets.salesforce import EXTRACT_COUNTS
-
     return set(EXTRACT_COUNTS) | set(COMPANY_COUNTS) | set(CONTACT_COUNTS)
 
 
@@ -222,8 +221,6 @@ def user_message(error) -> str:
 def run_sync_cycle(instance: dg.DagsterInstance | None = None, now: dt.datetime | None = None,
                    on_wait: Callable[[str], None] | None = None) -> CycleResult:
     """One incremental cycle: pull then push, exactly what the 5-minute sensor launches."""
-    from conversion_sync.jobs.sensors import incremental_run_tags
-
     now = now or dt.datetime.now(dt.timezone.utc)
     return run_job("sync_job", tags=incremental_run_tags(ConversionDatabase(), now), instance=instance,
                    on_wait=on_wait)
