@@ -26,10 +26,9 @@ LAYER_OF = {
     "definitions": "definitions",
     "cli": "cli", "cli_text": "cli", "api": "cli", "runner": "cli",
 }
-SANDBOX = ("conversion_sync.sandbox", "sandbox")
-# `conversion-sync sandbox` may start the sandbox org when it is installed: a call inside a
-# function of the CLI, never an import at the top of a product module.
-LAZY_SANDBOX_ALLOWED = {"cli.py"}
+# The sandbox org is its own distribution (sandbox/, package sandbox_org): no product module
+# imports it, not even lazily (`conversion-sync sandbox` runs it as a program).
+SANDBOX = ("sandbox_org", "conversion_sync.sandbox")
 
 
 def product_modules() -> list[Path]:
@@ -69,8 +68,8 @@ def violations(path: Path, source: str | None = None) -> list[str]:
     found: list[str] = []
     seen: set[tuple[int, str]] = set()
     for name, line, top in imported_names(ast.parse(source), module):
-        if name.startswith(SANDBOX[0]) or name == SANDBOX[1] or name.startswith(SANDBOX[1] + "."):
-            if (top or path.name not in LAZY_SANDBOX_ALLOWED or path.parent != PACKAGE) and (line, "sandbox") not in seen:
+        if any(name == root or name.startswith(root + ".") for root in SANDBOX):
+            if (line, "sandbox") not in seen:
                 seen.add((line, "sandbox"))
                 found.append(f"{relative}:{line} imports the sandbox org ({name})")
             continue
@@ -97,7 +96,8 @@ def test_the_check_sees_an_upward_import() -> None:
     found = violations(service, old)
     assert len(found) == 2 and "definitions" in found[0] and "jobs" in found[1]
     assert violations(PACKAGE / "store" / "lock.py", "from conversion_sync import resources\n")
-    assert violations(PACKAGE / "sync" / "ids.py", "from conversion_sync.sandbox.org import Org\n")
+    assert violations(PACKAGE / "sync" / "ids.py", "from sandbox_org.org import Org\n")
+    assert violations(PACKAGE / "cli.py", "def sandbox():\n    import sandbox_org.cli\n")
     assert violations(PACKAGE / "assets" / "push.py", "from . import runtime\nfrom ..jobs import sensors\n")
 
 
