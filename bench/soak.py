@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", action="store_true", help="the long profile (also CONVERSION_SOAK_LONG=1)")
     parser.add_argument("--cycles", type=int, help="number of sync cycles before settling")
     parser.add_argument("--kills", type=int, help="number of SIGKILLed `conversion-sync sync` runs")
+    parser.add_argument("--edit-beside-unsent", action="store_true",
+                        help="Salesforce users also edit a record while a Conversion edit of another of its fields "
+                             "is unsent (also CONVERSION_SOAK_EDIT_BESIDE_UNSENT=1)")
     parser.add_argument("--database-url", help="an EMPTY Conversion database (default: a temporary SQLite file)")
     parser.add_argument("--verbose", action="store_true", help="Dagster's progress lines too")
     args = parser.parse_args(argv)
@@ -39,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     profile = Profile.from_env(long=args.long)
     if args.cycles:
         profile.cycles = args.cycles
+    if args.edit_beside_unsent:
+        profile.edit_beside_unsent = True
     if args.kills is not None:
         profile.sync_kills = args.kills
     seed = args.seed if args.seed is not None else seed_from_env()

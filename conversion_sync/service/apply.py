@@ -132,7 +132,11 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     linked_ids |= {r.master_record_id for r in batch if r.master_record_id}
     linked_ids |= {r.converted_contact_id for r in batch if r.converted_contact_id}
     linked_ids |= set(conversions.values())
-    accounts = {r.account_id for r in batch if r.account_id and not r.is_deleted}
+    # R7/R8: the surviving records the batch re-links contacts to, as the mirror holds them.
+    targets = staging.staged_records(conn, ({r.master_record_id for r in batch if r.master_record_id}
+                                            | {r.converted_contact_id for r in batch if r.converted_contact_id})
+                                     - {r.salesforce_id for r in batch})
+    accounts = {r.account_id for r in [*batch, *targets.values()] if r.account_id and not r.is_deleted}
     accounts |= {r.converted_account_id for r in batch if r.converted_account_id}
     companies = {account: CompanyRef(company_id, name) for account, (company_id, name) in
                  contact_store.companies_for_accounts(conn, accounts).items()}
@@ -142,6 +146,7 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     created = staging.created_dates(conn, {r.converted_contact_id for r in batch
                                            if r.is_converted and r.converted_contact_id})
     result = ContactApplier(settings.contact_fields, now, read_only_fields(conn)).apply(
-        batch, contacts, conversions=conversions, companies=companies, contact_created=created)
+        batch, contacts, conversions=conversions, companies=companies, contact_created=created,
+        link_targets=targets)
     contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields)
     return _finish(conn, batch, result, settings, now)

@@ -174,6 +174,15 @@ def created_dates(conn: Connection, ids: Iterable[str]) -> dict[str, dt.datetime
     return found
 
 
+def staged_records(conn: Connection, ids: Iterable[str]) -> dict[str, PulledRecord]:
+    """Salesforce id -> the record as last pulled, for the ids the mirror holds (R7/R8)."""
+    found: dict[str, PulledRecord] = {}
+    for chunk in chunked(sorted(i for i in set(ids) if i)):
+        found.update((row.salesforce_id, _to_record(row))
+                     for row in conn.execute(select(sr).where(sr.c.salesforce_id.in_(chunk))))
+    return found
+
+
 def known_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
     """Which of these Salesforce ids the mirror holds."""
     wanted = sorted(set(ids))

@@ -46,14 +46,19 @@ class ContactApplier:
     # -- public -------------------------------------------------------------------------------
     def apply(self, records: list[PulledRecord], contacts: Iterable[ContactState], *,
               conversions: dict[str, str], companies: dict[str, CompanyRef],
-              contact_created: dict[str, dt.datetime] | None = None) -> ApplyResult:
+              contact_created: dict[str, dt.datetime] | None = None,
+              link_targets: dict[str, PulledRecord] | None = None) -> ApplyResult:
         """Apply `records` (Leads and Contacts) in (SystemModstamp, Id) order.
 
         `conversions` maps a converted Contact id to its Lead id (every converted Lead the store
         knows of whose Contact is in the batch); `companies` maps each Account id the batch
-        mentions to its company; `contact_created` maps the Contacts the batch's converted Leads
-        name to their CreatedDate, where the mirror knows it (R7: may a contact be folded)."""
+        mentions (and each target's) to its company; `contact_created` maps the Contacts the
+        batch's converted Leads name to their CreatedDate, where the mirror knows it (R7: may a
+        contact be folded); `link_targets` holds the mirror's record of each master and converted
+        Contact the batch names that is not in the batch itself (a re-linked contact takes its
+        values, R7/R8)."""
         self.result = ApplyResult()
+        self.link_targets = {**(link_targets or {}), **{r.salesforce_id: r for r in records}}
         self._creation_events: dict[int, SyncEvent] = {}
         self.companies = companies
         self.working = WorkingSet(contacts)      # the one index (sync/working_set.py)
@@ -98,15 +103,15 @@ class ContactApplier:
             counts["skipped_converted"] += 1
             self._lead_converted(record)
             return
-        if record.email_key is None:
-            counts["skipped_no_email"] += 1  # R3
-            return
         contact = self.by_salesforce_id.get(record.salesforce_id)
         if contact is not None:
-            counts["linked_by_id"] += 1      # R4a
+            counts["linked_by_id"] += 1      # R4a: always, with or without an email
         elif record.sobject == "Contact" and record.salesforce_id in self.conversions:
             contact = self._contact_of_converting_lead(record)
         if contact is None:
+            if record.email_key is None:
+                counts["skipped_no_email"] += 1  # R3: it neither creates nor matches a contact
+                return
             contact = self._match_by_email(record)
         self._apply_fields(contact, record)
         if record.sobject == "Contact":
@@ -156,9 +161,12 @@ class ContactApplier:
             self.result.counts["warnings"] += 1
         return contact
 
-    def _apply_fields(self, contact: ContactState, record: PulledRecord) -> None:
-        """R5 for every mapped field of this object."""
-        changes = values_to_take(self.mappings, record.sobject, record.fields, record.mirror,
+    def _apply_fields(self, contact: ContactState, record: PulledRecord, *, fresh_link: bool = False,
+                      rule: str = "R5") -> None:
+        """R5 for every mapped field of this object. The mirror (what the record said when last
+        applied) is the base of the three-way compare only for the contact that record was
+        applied to: a contact that just re-linked to it (`fresh_link`) never saw those values."""
+        changes = values_to_take(self.mappings, record.sobject, record.fields, None if fresh_link else record.mirror,
                                  record.last_modified_date, contact.values, contact.field_updated_at,
                                  self.read_only.get(record.sobject, set()))
         for name, (_, new_value) in changes.items():
@@ -170,8 +178,9 @@ class ContactApplier:
                 created.changes = changes
                 return
             self.result.events.append(SyncEvent(
-                "contact_updated", "R5", contact_key=contact.key, salesforce_id=record.salesforce_id,
-                changes=changes, detail=f"values from {record.sobject} {record.salesforce_id}"))
+                "contact_updated", rule, contact_key=contact.key, salesforce_id=record.salesforce_id,
+                changes=changes, detail=f"values from {record.sobject} {record.salesforce_id}"
+                + (", the record it is linked to now" if fresh_link else "")))
             if not contact.is_new:
                 self.result.counts["updated"] += 1
 
@@ -263,6 +272,19 @@ class ContactApplier:
         self.result.events.append(SyncEvent(
             "contact_relinked", rule, contact_key=contact.key, salesforce_id=salesforce_id,
             changes={"salesforce_id": [old, salesforce_id]}, detail=detail))
+        self._take_target_values(contact, salesforce_id, rule=rule)
+
+    def _take_target_values(self, contact: ContactState, salesforce_id: str, *, rule: str) -> None:
+        """R7/R8: a contact re-linked to a surviving record takes that record's values as the
+        mirror holds them (the gate still keeps a newer Conversion edit) and, for a Contact, its
+        Account's company; whichever order the records of the merge or conversion arrive in,
+        and whether or not the target has an email or was applied before."""
+        target = self.link_targets.get(salesforce_id)
+        if target is None or target.is_deleted or target.is_converted or self._invalid(target):
+            return          # not mirrored yet: it is applied to its contact when it is pulled
+        self._apply_fields(contact, target, fresh_link=True, rule=rule)
+        if target.sobject == "Contact" and (target.account_id is None or target.account_id in self.companies):
+            self._apply_company(contact, target)
 
     def _warn_duplicate(self, contact: ContactState, holder: ContactState, record: PulledRecord, message: str) -> None:
         self.result.warnings.append(SyncWarning("duplicate", contact.key, [holder.key], message,

@@ -44,10 +44,15 @@ class Actions:
 
     def sf_edit(self) -> None:
         sobject = self.rng.choice(("Lead", "Contact"))
-        rid = self.pick_writable(sobject, recent=self.rng.random() < 0.5)
+        rid = self.pick_writable(sobject, recent=self.rng.random() < 0.5,
+                                 beside_unsent=self.profile.edit_beside_unsent)
         if rid is None:
             return
-        name = self.rng.choice(list(COMPARED))
+        names = [n for n in COMPARED if n not in self.unsent_fields(sobject, rid)] \
+            if self.profile.edit_beside_unsent else list(COMPARED)
+        if not names:
+            return
+        name = self.rng.choice(names)
         value = self.random_value(name)
         if norm(self.org.get(sobject, rid).get(COMPARED[name])) == value:
             return
@@ -118,6 +123,20 @@ class Actions:
         self.ledger.record(f"s{rid}", SALESFORCE, {k: v for k, v in person.items() if k != "email"},
                            f"new Lead for contact {row.id}'s email")
         self.fig.salesforce_edits += 1
+
+    def cv_quiet(self, rid: str) -> bool:
+        """No Conversion write to this person within the gap (no clock could order the two)."""
+        contact = self.linked_contact(rid)
+        keys = self.keys(rid, contact.id if contact is not None else None)
+        return time.time() - self.ledger.last_write(keys, CONVERSION) > self.gap
+
+    def unsent_fields(self, sobject: str, rid: str) -> set[str]:
+        """The compared fields whose last write was in Conversion and Salesforce does not hold yet."""
+        contact = self.linked_contact(rid)
+        latest = self.ledger.latest(self.keys(rid, contact.id if contact is not None else None))
+        record = self.org.get(sobject, rid) or {}
+        return {name for name, w in latest.items()
+                if w.side == CONVERSION and norm(record.get(COMPARED[name])) != w.value}
 
     def structural(self, rid: str, what: str) -> None:
         """A conversion or merge rewrites the surviving record: an SF write of all its fields."""

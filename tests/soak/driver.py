@@ -62,6 +62,10 @@ class Profile:
     accounts: int = 6
     contacts: int = 20
     leads: int = 20
+    # Salesforce users also edit a field of a record while a Conversion edit of another of its
+    # fields is still unsent (queued, failed, or waiting for the next push); off keeps the
+    # stricter life, where a record is written in Salesforce only once Conversion's writes arrived.
+    edit_beside_unsent: bool = False
 
     @classmethod
     def ci(cls) -> "Profile":
@@ -76,6 +80,8 @@ class Profile:
         profile = cls.long() if long or os.environ.get("CONVERSION_SOAK_LONG") == "1" else cls.ci()
         if os.environ.get("CONVERSION_SOAK_CYCLES"):
             profile.cycles = int(os.environ["CONVERSION_SOAK_CYCLES"])
+        if os.environ.get("CONVERSION_SOAK_EDIT_BESIDE_UNSENT") == "1":
+            profile.edit_beside_unsent = True
         return profile
 
 
@@ -348,10 +354,13 @@ class SoakDriver(Actions):
     def sf_writable_now(self) -> bool:
         return time.time() >= self.sf_frozen_until
 
-    def pick_writable(self, sobject: str, with_email: bool = False, recent: bool = False) -> str | None:
+    def pick_writable(self, sobject: str, with_email: bool = False, recent: bool = False,
+                      beside_unsent: bool = False) -> str | None:
         """A live record a Salesforce user may write now: every Conversion write to this person
-        has reached Salesforce (else R5's record-level gate, not the sync, decides). With
-        `recent`, one the last cycle may just have pushed to (a rep answering an update)."""
+        has reached Salesforce (else R5's record-level gate, not the sync, decides), or with
+        `beside_unsent` any record no Conversion write touched within the gap (the caller then
+        edits only a field with no unsent Conversion edit). With `recent`, one the last cycle
+        may just have pushed to (a rep answering an update)."""
         if not self.sf_writable_now():
             return None
         where = " WHERE IsConverted = false" if sobject == "Lead" else ""
@@ -365,7 +374,7 @@ class SoakDriver(Actions):
                     contacts.c.id.in_(self.just_pushed), contacts.c.salesforce_id.is_not(None))).scalars())
             rows = [r for r in rows if to_18(r["Id"]) in ids] or rows
         for row in rows[:8]:
-            if self.cv_writes_arrived(sobject, row["Id"]):
+            if self.cv_writes_arrived(sobject, row["Id"]) or (beside_unsent and self.cv_quiet(row["Id"])):
                 return row["Id"]
         return None
 

@@ -4,7 +4,9 @@ and injected faults; then both sides must agree (see tests/soak/checks.py for ea
 
 The CI profile runs on SQLite and on PostgreSQL (production): a few minutes in all. The seed is
 printed; CONVERSION_SOAK_SEED=N reproduces a run, CONVERSION_SOAK_LONG=1 (or
-CONVERSION_SOAK_CYCLES=N) soaks longer, and `python bench/soak.py --long` runs it standalone.
+CONVERSION_SOAK_CYCLES=N) soaks longer, CONVERSION_SOAK_EDIT_BESIDE_UNSENT=1 lets Salesforce users
+edit a record while a Conversion edit of another of its fields is unsent, and
+`python bench/soak.py --long` runs it standalone.
 """
 
 from __future__ import annotations
@@ -16,10 +18,6 @@ from tests.soak.driver import Profile, SoakDriver, seed_from_env
 
 
 @pytest.mark.slow
-# Open bug (R8): now and then a contact keeps its old values after a Salesforce merge (seed 941285,
-# and timing-dependent with seed 3). Until it is fixed the suite runs and prints its figures here
-# without failing CI; an XPASS is the normal outcome. Remove this mark with the fix.
-@pytest.mark.xfail(reason="open: values after a Salesforce merge sometimes diverge (R8)", strict=False)
 def test_continuous_operation_leaves_both_sides_in_step(sandbox, database_url, monkeypatch, tmp_path, capsys):
     seed = seed_from_env()
     driver = SoakDriver(sandbox.org, sandbox.env(), database_url, tmp_path / "soak", seed=seed,
