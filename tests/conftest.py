@@ -79,3 +79,10 @@ def _isolated_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CONVERSION_SYNC_DATA_DIR", str(tmp_path / "data"))
     # The default Dagster instance (DAGSTER_HOME unset) is under the test's data folder, not the checkout's.
     monkeypatch.setattr(settings_paths, "project_root", lambda: None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (scripts/test), tests marked slow are handed out first, one per worker, so
+    no long test is left to run alone at the end. The order is the same in every worker."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)

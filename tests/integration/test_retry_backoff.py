@@ -55,6 +55,7 @@ def writes(org) -> int:
     return sum(counters.get(kind, 0) for kind in WRITES)
 
 
+@pytest.mark.slow
 def test_a_rejected_push_waits_out_its_backoff_then_gives_up(harness, org, sync_config, clock, instance):
     sync_config("push_max_attempts: 3\npush_retry_base_seconds: 60\n"
                 "fields:\n  title: {salesforce: Title, preference: two_way}\n")
@@ -98,6 +99,7 @@ def test_a_rejected_push_waits_out_its_backoff_then_gives_up(harness, org, sync_
     assert (row.push_state, row.push_attempts, row.push_error) == ("pushed", 0, None)
 
 
+@pytest.mark.slow
 def test_a_pulled_record_that_fails_waits_until_due_and_a_fix_goes_through_at_once(harness, org, clock, instance):
     good = org.create("Lead", {"LastName": "Good", "Company": "X", "Email": "good@example.com"})
     # loaded without validation (an old data import): an address Conversion cannot take

@@ -24,6 +24,8 @@ from conversion_sync.runner import dagster_instance
 from conversion_sync.store.holders import holder_engine
 from conversion_sync.store.schema import sync_run_holders, sync_runs
 
+pytestmark = pytest.mark.slow      # real sync processes: long, handed out first under xdist
+
 ROOT = Path(__file__).resolve().parents[2]
 STALE_SECONDS = "3"
 SYNC = [sys.executable, "-m", "conversion_sync.cli", "sync"]
