@@ -4,8 +4,7 @@
 import dagster as dg
 from sqlalchemy import and_, func, select
 
-from conversion_sync.assets.conversion import contacts
-from conversion_sync.assets.push import salesforce_push
+from conversion_sync.assets.keys import CONTACTS, SALESFORCE_PUSH
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.store import health
 from conversion_sync.store.schema import companies as companies_table
@@ -17,8 +16,8 @@ def _sample(rows, limit: int = 20) -> str:
     return ", ".join(str(r) for r in rows[:limit]) + (" ..." if len(rows) > limit else "")
 
 
-@dg.asset_check(asset=contacts, blocking=False,
-                description="No Salesforce id is linked to two contacts .")
+@dg.asset_check(asset=CONTACTS, blocking=False,
+                description="No Salesforce id is linked to two contacts.")
 def salesforce_id_linked_once(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
         rows = conn.execute(select(contacts_table.c.salesforce_id).where(contacts_table.c.salesforce_id.is_not(None))
@@ -26,7 +25,7 @@ def salesforce_id_linked_once(database: ConversionDatabase) -> dg.AssetCheckResu
     return dg.AssetCheckResult(passed=not rows, metadata={"ids_linked_twice": len(rows), "sample": _sample(rows)})
 
 
-@dg.asset_check(asset=contacts, blocking=False,
+@dg.asset_check(asset=CONTACTS, blocking=False,
                 description="Every contact linked to Salesforce has an email.")
 def linked_contacts_have_email(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
@@ -35,7 +34,7 @@ def linked_contacts_have_email(database: ConversionDatabase) -> dg.AssetCheckRes
     return dg.AssetCheckResult(passed=not rows, metadata={"contacts_without_email": len(rows), "sample": _sample(rows)})
 
 
-@dg.asset_check(asset=contacts, blocking=False,
+@dg.asset_check(asset=CONTACTS, blocking=False,
                 description="Every contact of a Salesforce Contact with an Account is in that Account's company.")
 def contacts_in_their_account_company(database: ConversionDatabase) -> dg.AssetCheckResult:
     sr = salesforce_records
@@ -50,7 +49,7 @@ def contacts_in_their_account_company(database: ConversionDatabase) -> dg.AssetC
                                                           "sample": _sample(rows)})
 
 
-@dg.asset_check(asset=contacts, blocking=False,
+@dg.asset_check(asset=CONTACTS, blocking=False,
                 description="Contacts sharing an email (allowed, but worth merging): a warning, never a failure.")
 def duplicate_emails(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
@@ -77,13 +76,13 @@ def _previous_evaluation(instance: dg.DagsterInstance, check_key: dg.AssetCheckK
     return {}
 
 
-@dg.asset_check(asset=contacts, blocking=False,
+@dg.asset_check(asset=CONTACTS, blocking=False,
                 description="The backlog is not growing: records failing to apply and contacts failing to push "
                             "are no more than at the previous sync (a warning, never a failure).")
 def backlog_not_growing(context: dg.AssetCheckExecutionContext, database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
         now = health.backlog(conn)
-    before = _previous_evaluation(context.instance, dg.AssetCheckKey(contacts.key, "backlog_not_growing"),
+    before = _previous_evaluation(context.instance, dg.AssetCheckKey(CONTACTS, "backlog_not_growing"),
                                   context.run.run_id)
     failing = now["records_failed"] + now["contacts_failing"]
     failing_before = before.get("failing")
@@ -92,7 +91,7 @@ def backlog_not_growing(context: dg.AssetCheckExecutionContext, database: Conver
         **now, "failing": failing, "failing_at_previous_sync": int(failing_before) if failing_before is not None else -1})
 
 
-@dg.asset_check(asset=salesforce_push, blocking=False,
+@dg.asset_check(asset=SALESFORCE_PUSH, blocking=False,
                 description="No contact is failing to push to Salesforce (a warning: each is retried with backoff; "
                             "one that gave up waits for `conversion-sync contacts push ID`).")
 def push_errors(database: ConversionDatabase) -> dg.AssetCheckResult:

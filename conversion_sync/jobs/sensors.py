@@ -6,7 +6,8 @@ import datetime as dt
 
 import dagster as dg
 
-from conversion_sync.jobs import PULL_ASSETS, push_job, sync_job
+from conversion_sync.assets.keys import SYNC_KEYS
+from conversion_sync.jobs import push_job, sync_job
 from conversion_sync.partitions import MODE_TAG, RANGE_END_TAG, RANGE_START_TAG, first_partition_key, partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.reclaim import RECLAIMED_TAG, Reclaimed, reclaim_dead_runs
@@ -23,7 +24,7 @@ DUE_TOLERANCE_SECONDS = 60
 ACTIVE_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.SUSPENDED]
 SYNC_JOB_NAMES = {"sync_job", "push_job"}
-_SYNC_ASSET_KEYS = {dg.AssetKey(name) for name in PULL_ASSETS} | {dg.AssetKey("salesforce_push")}
+_SYNC_ASSET_KEYS = set(SYNC_KEYS)
 
 
 def is_sync_run(run: dg.DagsterRun) -> bool:
