@@ -12,6 +12,7 @@ from conversion_sync.assets.conversion import conversion_assets
 from conversion_sync.assets.push import salesforce_push
 from conversion_sync.assets.salesforce import extract_assets
 from conversion_sync.jobs import push_job, sync_job
+from conversion_sync.jobs.actions import resync_job, sync_now_job
 from conversion_sync.jobs.sensors import push_sensor, sync_sensor
 from conversion_sync.partitions import daily_partitions, partitions_start_date
 from conversion_sync.resources.database import ConversionDatabase
@@ -31,7 +32,7 @@ def build_definitions(partitions_start: str) -> dg.Definitions:
     return dg.Definitions(
         assets=[*extract_assets(partitions), *conversion_assets(partitions), salesforce_push],
         asset_checks=[*contact_checks, *health_checks],
-        jobs=[sync_job, push_job],
+        jobs=[sync_job, push_job, sync_now_job, resync_job],
         sensors=[sync_sensor, push_sensor],
         # Every run of this code location in one process, UI backfills included: the steps run one
         # after another anyway (one sync pool), and a process per step costs seconds each.
