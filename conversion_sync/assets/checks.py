@@ -87,8 +87,10 @@ def backlog_not_growing(context: dg.AssetCheckExecutionContext, database: Conver
     failing = now["records_failed"] + now["contacts_failing"]
     failing_before = before.get("failing")
     grew = failing_before is not None and failing > int(failing_before)
-    return dg.AssetCheckResult(passed=not grew, severity=dg.AssetCheckSeverity.WARN, metadata={
-        **now, "failing": failing, "failing_at_previous_sync": int(failing_before) if failing_before is not None else -1})
+    metadata = {**now, "failing": failing}
+    if failing_before is not None:    # no made-up value (a -1 plotted) before there is a previous sync
+        metadata["failing_at_previous_sync"] = int(failing_before)
+    return dg.AssetCheckResult(passed=not grew, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
 
 
 @dg.asset_check(asset=SALESFORCE_PUSH, blocking=False,

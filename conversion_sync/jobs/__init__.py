@@ -25,6 +25,8 @@ sync_job = dg.define_asset_job(
 push_job = dg.define_asset_job(
     "push_job",
     selection=dg.AssetSelection.assets(SALESFORCE_PUSH),
+    # Shown (and editable) in the launchpad, so a person sees how to push given contacts.
+    config={"ops": {"salesforce_push": {"config": {"contact_ids": [], "all_skipped": False, "retry_failed": False}}}},
     description="Push to Salesforce now: what is queued (the push sensor), or the contact ids / all skipped "
                 "contacts given in the launchpad.",
     tags=SYNC_TAGS,

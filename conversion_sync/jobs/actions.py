@@ -99,6 +99,8 @@ def resync(context: dg.OpExecutionContext, config: ResyncConfig, salesforce: Sal
                 "contacts again, launch push_job with contact_ids or retry_failed.",
     tags={SYNC_RUN_TAG: "true", "dagster/max_runtime": "3600"},
     executor_def=dg.in_process_executor,
+    # Shown (and editable) in the launchpad, so a person sees where the ids go.
+    config={"ops": {"resync": {"config": {"salesforce_ids": [], "contact_ids": []}}}},
 )
 def resync_job():
     resync()
