@@ -1,9 +1,14 @@
-"""The daily partitions of the sync assets: UTC days of SystemModstamp, today's included."""
+"""The daily partitions of the sync assets: UTC days of SystemModstamp, today's included.
+
+Nothing here runs at import: the first partition is read (and, the first time, kept in
+$DAGSTER_HOME) when the definitions are loaded, by `sync_partitions()`."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
+import tempfile
 
 import dagster as dg
 
@@ -39,15 +44,31 @@ def partitions_start_date() -> str:
         return default
     path = os.path.join(home, START_FILE)
     try:
-        with open(path, "x") as handle:      # exclusive: two processes loading at once agree
-            handle.write(default + "\n")
-        return default
+        _create_once(path, default + "\n")
     except FileExistsError:
         pass
+    except OSError:       # a read-only DAGSTER_HOME: this process uses the default, keeps nothing
+        return default
+    try:
+        with open(path) as handle:
+            return _valid(handle.read().strip() or default, path)
     except OSError:
         return default
-    with open(path) as handle:
-        return _valid(handle.read().strip() or default, path)
+
+
+def _create_once(path: str, text: str) -> None:
+    """Create `path` holding `text`, whole or not at all: written to a temporary file first and
+    linked into place, so two processes loading at once agree on the first one's date and none
+    reads a half-written file. FileExistsError when it is there already."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{START_FILE}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
 
 
 def _valid(value: str, source: str) -> str:
@@ -58,8 +79,14 @@ def _valid(value: str, source: str) -> str:
     return value
 
 
-sync_partitions = dg.DailyPartitionsDefinition(
-    start_date=partitions_start_date(), end_offset=1, timezone="UTC", fmt="%Y-%m-%d")
+def sync_partitions() -> dg.DailyPartitionsDefinition:
+    """The daily partitions, from the first partition as configured now (see partitions_start_date)."""
+    return daily_partitions(partitions_start_date())
+
+
+@functools.cache
+def daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=start_date, end_offset=1, timezone="UTC", fmt="%Y-%m-%d")
 
 
 def partition_bounds(keys: list[str]) -> list[tuple[str, dt.datetime, dt.datetime]]:
@@ -72,8 +99,8 @@ def partition_bounds(keys: list[str]) -> list[tuple[str, dt.datetime, dt.datetim
 
 
 def first_partition_start() -> dt.datetime:
-    """Start of the first partition as built at load time (the env may have changed since)."""
-    return sync_partitions.start.astimezone(dt.timezone.utc)
+    """Start of the first partition (a run reads its own assets' partitions instead)."""
+    return sync_partitions().start.astimezone(dt.timezone.utc)
 
 
 def first_partition_key() -> str:

@@ -137,7 +137,7 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
     load_sync_settings()
     database = ConversionDatabase()
     engine = database.engine()
-    job = defs.resolve_job_def(job_name)
+    job = defs().resolve_job_def(job_name)
     if not _TRACEBACKS["show"]:
         job = job.with_logger_defs({"console": _console_without_stacks()})
     instance = instance or dagster_instance()

@@ -2,8 +2,7 @@
 
 
 import dagster as dg
-from conversion_sync.assets.conversion import contacts
-from conversion_sync.assets.push import salesforce_push
+from conversion_sync.assets.keys import CONTACTS, SALESFORCE_PUSH
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.store import checks as check_queries
 from conversion_sync.store import health
@@ -13,15 +12,15 @@ def _sample(rows, limit: int = 20) -> str:
     return ", ".join(str(r) for r in rows[:limit]) + (" ..." if len(rows) > limit else "")
 
 
-@dg.asset_check(asset=contacts, blocking=False,
-                description="No Salesforce id is linked to two contacts .")
+@dg.asset_check(asset=CONTACTS, blocking=False,
+                description="No Salesforce id is linked to two contacts.")
 def salesforce_id_linked_once(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
         rows = check_queries.ids_linked_twice(conn)
     return dg.AssetCheckResult(passed=not rows, metadata={"ids_linked_twice": len(rows), "sample": _sample(rows)})
 
 
-@dg.asset_check(asset=contacts, blocking=False,
+@dg.asset_check(asset=CONTACTS, blocking=False,
                 description="Every contact linked to Salesforce has an email.")
 def linked_contacts_have_email(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
@@ -29,7 +28,7 @@ def linked_contacts_have_email(database: ConversionDatabase) -> dg.AssetCheckRes
     return dg.AssetCheckResult(passed=not rows, metadata={"contacts_without_email": len(rows), "sample": _sample(rows)})
 
 
-@dg.asset_check(asset=contacts, blocking=False,
+@dg.asset_check(asset=CONTACTS, blocking=False,
                 description="Every contact of a Salesforce Contact with an Account is in that Account's company.")
 def contacts_in_their_account_company(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
@@ -38,7 +37,7 @@ def contacts_in_their_account_company(database: ConversionDatabase) -> dg.AssetC
                                                           "sample": _sample(rows)})
 
 
-@dg.asset_check(asset=contacts, blocking=False,
+@dg.asset_check(asset=CONTACTS, blocking=False,
                 description="Contacts sharing an email (allowed, but worth merging): a warning, never a failure.")
 def duplicate_emails(database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
@@ -64,22 +63,24 @@ def _previous_evaluation(instance: dg.DagsterInstance, check_key: dg.AssetCheckK
     return {}
 
 
-@dg.asset_check(asset=contacts, blocking=False,
+@dg.asset_check(asset=CONTACTS, blocking=False,
                 description="The backlog is not growing: records failing to apply and contacts failing to push "
                             "are no more than at the previous sync (a warning, never a failure).")
 def backlog_not_growing(context: dg.AssetCheckExecutionContext, database: ConversionDatabase) -> dg.AssetCheckResult:
     with database.engine().connect() as conn:
         now = health.backlog(conn)
-    before = _previous_evaluation(context.instance, dg.AssetCheckKey(contacts.key, "backlog_not_growing"),
+    before = _previous_evaluation(context.instance, dg.AssetCheckKey(CONTACTS, "backlog_not_growing"),
                                   context.run.run_id)
     failing = now["records_failed"] + now["contacts_failing"]
     failing_before = before.get("failing")
     grew = failing_before is not None and failing > int(failing_before)
-    return dg.AssetCheckResult(passed=not grew, severity=dg.AssetCheckSeverity.WARN, metadata={
-        **now, "failing": failing, "failing_at_previous_sync": int(failing_before) if failing_before is not None else -1})
+    metadata = {**now, "failing": failing}
+    if failing_before is not None:    # no made-up value (a -1 plotted) before there is a previous sync
+        metadata["failing_at_previous_sync"] = int(failing_before)
+    return dg.AssetCheckResult(passed=not grew, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
 
 
-@dg.asset_check(asset=salesforce_push, blocking=False,
+@dg.asset_check(asset=SALESFORCE_PUSH, blocking=False,
                 description="No contact is failing to push to Salesforce (a warning: each is retried with backoff; "
                             "one that gave up waits for `conversion-sync contacts push ID`).")
 def push_errors(database: ConversionDatabase) -> dg.AssetCheckResult:

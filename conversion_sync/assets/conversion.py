@@ -1,4 +1,5 @@
-"""The Conversion assets: companies (R6, from Accounts) and matched contacts (R3-R5, R7, R8)."""
+"""The Conversion assets: companies (R6, from Accounts) and matched contacts (R3-R5, R7, R8); built
+by `conversion_assets` when the definitions load (the partitions are known only then)."""
 
 
 from collections import Counter
@@ -15,7 +16,7 @@ from conversion_sync.assets.runtime import (
     run_partitions,
     table_metadata,
 )
-from conversion_sync.assets.salesforce import salesforce_accounts, salesforce_contacts, salesforce_leads
+from conversion_sync.assets.keys import COMPANIES, CONTACTS, SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.store import health
@@ -30,40 +31,48 @@ CONTACT_COUNTS = ["applied", "created", "linked_by_id", "linked_by_email", "upda
                   "relinked", "unlinked", "folded", "skipped_no_email", "skipped_converted", "failed", "warnings"]
 
 
-@partitioned_sync_asset(
-    deps=[salesforce_accounts, salesforce_contacts, salesforce_leads],
-    group_name="conversion",
-    kinds={"sql"},
-    metadata=table_metadata(companies_table, table_name="companies"),
-    description="Companies: one per Salesforce Account, linked by Account id; a deleted Account "
-                "unlinks its company. Field values follow each field's sync preference.",
-)
-def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
-    counts = _apply_step(context, database, "companies", apply_accounts)
-    add_partition_counts(context, counts.by_partition, COMPANY_COUNTS)
-    with database.engine().connect() as conn:
-        rows = health.table_rows(conn, "companies")
-    return dg.MaterializeResult(metadata={**table_metadata(companies_table, table_name="companies", row_count=rows),
-                                          "run_applied": dg.MetadataValue.int(int(counts["applied"]))})
+def conversion_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """companies (from the Account mirror) and contacts (from the Contact and Lead mirrors)."""
 
+    @partitioned_sync_asset(
+        partitions_def,
+        key=COMPANIES,
+        deps=[SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS],
+        group_name="conversion",
+        kinds={"sql"},
+        metadata=table_metadata(companies_table, table_name="companies"),
+        description="Companies: one per Salesforce Account, linked by Account id; a deleted Account "
+                    "unlinks its company. Field values follow each field's sync preference.",
+    )
+    def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
+        counts = _apply_step(context, database, "companies", apply_accounts)
+        add_partition_counts(context, counts.by_partition, COMPANY_COUNTS)
+        with database.engine().connect() as conn:
+            rows = health.table_rows(conn, "companies")
+        return dg.MaterializeResult(metadata={**table_metadata(companies_table, table_name="companies", row_count=rows),
+                                              "run_applied": dg.MetadataValue.int(int(counts["applied"]))})
 
-@partitioned_sync_asset(
-    deps=[companies, salesforce_contacts, salesforce_leads],
-    group_name="conversion",
-    kinds={"sql"},
-    metadata=table_metadata(contacts_table, table_name="contacts"),
-    description="Contacts matched to Salesforce Leads and Contacts: by Salesforce id, then by email, "
-                "else created; field values follow each field's sync preference; each contact is in its "
-                "Account's company; a converted Lead hands its contact to the Contact; Salesforce deletes "
-                "and merges unlink or fold contacts; every change is kept in the contact's history "
-                "(sync_events).",
-)
-def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
-    counts = _apply_step(context, database, "contacts", apply_people)
-    add_partition_counts(context, counts.by_partition, CONTACT_COUNTS)
-    metadata = {"run_applied": dg.MetadataValue.int(int(counts["applied"])), **health_metadata(database.engine())}
-    metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(database.engine(), context.run.run_id))
-    return dg.MaterializeResult(metadata=metadata)
+    @partitioned_sync_asset(
+        partitions_def,
+        key=CONTACTS,
+        deps=[COMPANIES, SALESFORCE_CONTACTS, SALESFORCE_LEADS],
+        group_name="conversion",
+        kinds={"sql"},
+        metadata=table_metadata(contacts_table, table_name="contacts"),
+        description="Contacts matched to Salesforce Leads and Contacts: by Salesforce id, then by email, "
+                    "else created; field values follow each field's sync preference; each contact is in its "
+                    "Account's company; a converted Lead hands its contact to the Contact; Salesforce deletes "
+                    "and merges unlink or fold contacts; every change is kept in the contact's history "
+                    "(sync_events).",
+    )
+    def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
+        counts = _apply_step(context, database, "contacts", apply_people)
+        add_partition_counts(context, counts.by_partition, CONTACT_COUNTS)
+        metadata = {"run_applied": dg.MetadataValue.int(int(counts["applied"])), **health_metadata(database.engine())}
+        metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(database.engine(), context.run.run_id))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return [companies, contacts]
 
 
 def health_metadata(engine) -> dict:

@@ -4,7 +4,7 @@ same lock and pool as the pull."""
 import dagster as dg
 from pydantic import Field
 
-from conversion_sync.assets.conversion import contacts
+from conversion_sync.assets.keys import CONTACTS, SALESFORCE_PUSH
 from conversion_sync.assets.runtime import (
     OWNERS,
     SYNC_FRESHNESS,
@@ -51,7 +51,8 @@ class PushConfig(dg.Config):
 
 
 @dg.asset(
-    deps=[contacts],
+    key=SALESFORCE_PUSH,
+    deps=[CONTACTS],
     pool=SYNC_POOL,
     # Its own group: the salesforce and conversion groups hold only the daily-partitioned assets,
     # so "Materialize all" on either (or both) backfills a range as one run; the push is not

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import dagster as dg
 from sqlalchemy import Table
 
-from conversion_sync.partitions import SYNC_POOL, MODE_TAG, first_partition_start, partition_bounds, sync_partitions
+from conversion_sync.partitions import SYNC_POOL, MODE_TAG, partition_bounds
 from conversion_sync.service.failures import domain_error, sentence
 from conversion_sync.store import runs as run_records
 from conversion_sync.sync.windows import PullWindow, plan_window
@@ -22,10 +22,10 @@ SYNC_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=1
                                                 warn_window=dt.timedelta(minutes=15))
 
 
-def partitioned_sync_asset(**kwargs: Any) -> Any:
+def partitioned_sync_asset(partitions_def: dg.PartitionsDefinition, **kwargs: Any) -> Any:
     """@asset for the partitioned sync steps: daily partitions, one run per backfilled range, the
     sync pool (one sync run at a time), the data team as owner."""
-    return dg.asset(partitions_def=sync_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+    return dg.asset(partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
                     pool=SYNC_POOL, owners=OWNERS, freshness_policy=SYNC_FRESHNESS, **kwargs)
 
 
@@ -57,8 +57,9 @@ def is_incremental(context: dg.AssetExecutionContext) -> bool:
 def window_for(context: dg.AssetExecutionContext, *, live_watermark: dt.datetime | None,
                lookback_seconds: int, settle_seconds: int, now: dt.datetime) -> PullWindow:
     partitions = run_partitions(context)
+    first = context.assets_def.partitions_def.start.astimezone(dt.timezone.utc)  # this run's own partitions
     return plan_window(range_start=partitions[0][1], range_end=partitions[-1][2],
-                       first_partition_start=first_partition_start(), live_watermark=live_watermark,
+                       first_partition_start=first, live_watermark=live_watermark,
                        incremental=is_incremental(context), now=now,
                        lookback_seconds=lookback_seconds, settle_seconds=settle_seconds)
 

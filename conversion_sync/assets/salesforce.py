@@ -1,5 +1,6 @@
 """The extract assets: Salesforce Accounts, Contacts and Leads into the mirror (R2), one daily
-partition (or a range of them, in one run) at a time."""
+partition (or a range of them, in one run) at a time; built by `extract_assets` when the
+definitions load (the partitions are known only then)."""
 
 
 import dagster as dg
@@ -18,6 +19,7 @@ from conversion_sync.assets.runtime import (
     utcnow,
     window_for,
 )
+from conversion_sync.assets.keys import SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
 from conversion_sync.partitions import partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource
@@ -50,14 +52,18 @@ def _completeness(stats) -> dg.AssetCheckResult:
                                          "missing": max(0, int(expected) - pulled)})
 
 
-def _extract_asset(sobject: str, name: str, switch: str, deps: list) -> dg.AssetsDefinition:
+def _extract_asset(partitions_def: dg.PartitionsDefinition, sobject: str, key: dg.AssetKey, switch: str,
+                   deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    name = key.to_user_string()
+
     @partitioned_sync_asset(
-        name=name,
+        partitions_def,
+        key=key,
         deps=deps,
         group_name="salesforce",
         kinds={"salesforce", "sql"},
         metadata=_mirror_table(sobject),
-        check_specs=[dg.AssetCheckSpec(COMPLETENESS, asset=name, blocking=False,
+        check_specs=[dg.AssetCheckSpec(COMPLETENESS, asset=key, blocking=False,
                                        description="The pull brought every record Salesforce counts (COUNT()) "
                                                    "in a full window.")],
         description=(f"Salesforce {sobject}s as last seen (the staging mirror), pulled by SystemModstamp window: "
@@ -126,8 +132,9 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-salesforce_accounts = _extract_asset("Account", "salesforce_accounts", "pull_accounts", deps=[])
-# Contacts and Leads name Accounts: pulling Accounts first means the related-record look-ups
-# (R6, R7) find them in the mirror instead of calling Salesforce again.
-salesforce_contacts = _extract_asset("Contact", "salesforce_contacts", "pull_contacts", deps=[salesforce_accounts])
-salesforce_leads = _extract_asset("Lead", "salesforce_leads", "pull_leads", deps=[salesforce_accounts])
+def extract_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The three extracts. Contacts and Leads name Accounts: pulling Accounts first means the
+    related-record look-ups (R6, R7) find them in the mirror instead of calling Salesforce again."""
+    return [_extract_asset(partitions_def, "Account", SALESFORCE_ACCOUNTS, "pull_accounts", deps=[]),
+            _extract_asset(partitions_def, "Contact", SALESFORCE_CONTACTS, "pull_contacts", deps=[SALESFORCE_ACCOUNTS]),
+            _extract_asset(partitions_def, "Lead", SALESFORCE_LEADS, "pull_leads", deps=[SALESFORCE_ACCOUNTS])]

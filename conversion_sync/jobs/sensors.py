@@ -6,7 +6,9 @@ import datetime as dt
 
 import dagster as dg
 
-from conversion_sync.jobs import PULL_ASSETS, push_job, sync_job
+from conversion_sync.assets.keys import SYNC_KEYS
+from conversion_sync.jobs import push_job, sync_job
+from conversion_sync.jobs.actions import REQUEST_JOB_NAMES
 from conversion_sync.partitions import MODE_TAG, RANGE_END_TAG, RANGE_START_TAG, first_partition_key, partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.reclaim import RECLAIMED_TAG, Reclaimed, reclaim_dead_runs
@@ -22,8 +24,9 @@ DUE_TAG = "conversion_sync/due"
 DUE_TOLERANCE_SECONDS = 60
 ACTIVE_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.SUSPENDED]
-SYNC_JOB_NAMES = {"sync_job", "push_job"}
-_SYNC_ASSET_KEYS = {dg.AssetKey(name) for name in PULL_ASSETS} | {dg.AssetKey("salesforce_push")}
+SYNC_JOB_NAMES = {"sync_job", "push_job", "resync_job"}
+REQUESTED_TAG = "conversion_sync/requested_by"     # the sync_now_job / resync_job run that asked
+_SYNC_ASSET_KEYS = set(SYNC_KEYS)
 
 
 def is_sync_run(run: dg.DagsterRun) -> bool:
@@ -55,6 +58,20 @@ def _last_live_sync(instance: dg.DagsterInstance) -> dg.RunRecord | None:
     return None
 
 
+def requested_since(instance: dg.DagsterInstance, last: dg.RunRecord | None) -> dg.RunRecord | None:
+    """The newest successful sync_now_job / resync_job run that ended after the last sync run was
+    created: a person asked for a cycle now, and none has started since."""
+    since = last.create_timestamp.timestamp() if last is not None else 0.0
+    newest = None
+    for job_name in REQUEST_JOB_NAMES:
+        for record in instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.SUCCESS]),
+                                               limit=1):
+            ended = record.end_time or record.create_timestamp.timestamp()
+            if ended > since and (newest is None or ended > (newest.end_time or 0)):
+                newest = record
+    return newest
+
+
 def incremental_run_tags(database: ConversionDatabase, now: dt.datetime) -> dict[str, str]:
     """Tags of an incremental sync run: its partition range runs from the day of the oldest live
     watermark to today, so a cycle that crosses midnight also closes yesterday's partition.
@@ -80,7 +97,8 @@ def next_due(previous_due: float | None, previous_started: float, now: float) ->
 
 
 @dg.sensor(job=sync_job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Starts sync_job every 5 minutes, never while a sync run is queued or running.")
+           description="Starts sync_job every 5 minutes, and within seconds of a sync_now_job or resync_job; never "
+                       "while a sync run is queued or running.")
 def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabase):
     for reclaimed in reclaim_dead_sync_runs(context.instance, database):
         context.log.warning("sync run %s: %s", reclaimed.run_id[:8], reclaimed.reason)
@@ -91,6 +109,10 @@ def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
     now = dt.datetime.now(dt.timezone.utc)
     last = _last_live_sync(context.instance)
     due = now.timestamp()
+    asked = requested_since(context.instance, last)
+    if asked is not None:
+        return dg.RunRequest(tags={**incremental_run_tags(database, now), DUE_TAG: f"{due:.3f}",
+                                   REQUESTED_TAG: asked.dagster_run.run_id})
     if last is not None:
         started = last.start_time or last.create_timestamp.timestamp()
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import Connection, case, false, func, select
 
@@ -165,3 +165,14 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     return value
 
+
+
+def salesforce_ids_of(conn: Connection, contact_ids: Iterable[int]) -> dict[int, str | None]:
+    """Contact id -> the Salesforce id it is linked to (None: not linked); unknown ids are absent."""
+    ids = sorted(set(int(i) for i in contact_ids))
+    found: dict[int, str | None] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(select(contacts.c.id, contacts.c.salesforce_id)
+                            .where(contacts.c.id.in_(ids[start:start + 500])))
+        found.update({row.id: row.salesforce_id for row in rows})
+    return found

@@ -219,3 +219,14 @@ def requeue_contacts_of(conn: Connection, account_ids: Iterable[str]) -> int:
                                                sr.c.is_deleted.is_(False), sr.c.pending.is_(False))
                               .values(pending=True, attempts=0, last_error=None, next_attempt_at=None)).rowcount
     return count
+
+
+def requeue_records(conn: Connection, salesforce_ids: Iterable[str]) -> int:
+    """Make these mirror records pending again, due now with a fresh retry budget (a resync from
+    the UI): the next apply re-applies them as they are in the mirror."""
+    ids = sorted(set(salesforce_ids))
+    count = 0
+    for chunk in chunked(ids):
+        count += conn.execute(update(sr).where(sr.c.salesforce_id.in_(chunk))
+                              .values(pending=True, attempts=0, last_error=None, next_attempt_at=None)).rowcount
+    return count

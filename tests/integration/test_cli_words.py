@@ -58,13 +58,13 @@ def test_no_user_facing_text_speaks_in_rule_codes(harness, org, run_cli):
         code, out, err = run_cli(*args)
         assert code == 0, (args, err)
         texts[" ".join(args)] = out + err
-    for spec in defs.resolve_all_asset_specs():
+    for spec in defs().resolve_all_asset_specs():
         texts[f"asset {spec.key.to_user_string()}"] = spec.description or ""
-    for check in defs.resolve_asset_graph().asset_check_keys:
-        texts[f"check {check.name}"] = defs.resolve_asset_graph().get_check_spec(check).description or ""
-    for job in defs.resolve_all_job_defs():
+    for check in defs().resolve_asset_graph().asset_check_keys:
+        texts[f"check {check.name}"] = defs().resolve_asset_graph().get_check_spec(check).description or ""
+    for job in defs().resolve_all_job_defs():
         texts[f"job {job.name}"] = job.description or ""
-    for sensor in defs.sensors or []:
+    for sensor in defs().sensors or []:
         texts[f"sensor {sensor.name}"] = sensor.description or ""
     spoken = {where: RULE_CODE.findall(text) for where, text in texts.items() if RULE_CODE.search(text)}
     assert spoken == {}

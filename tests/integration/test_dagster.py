@@ -21,13 +21,13 @@ UTC = dt.timezone.utc
 
 
 def test_definitions_load_with_the_graph_the_ui_shows():
-    dg.Definitions.validate_loadable(defs)
-    graph = defs.resolve_asset_graph()
+    dg.Definitions.validate_loadable(defs())
+    graph = defs().resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts"} <= keys
-    job = defs.resolve_job_def("sync_job")
+    job = defs().resolve_job_def("sync_job")
     assert job.tags["conversion_sync/sync"] == "true"
-    assert defs.resolve_sensor_def("sync_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs().resolve_sensor_def("sync_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_a_sync_cycle_reports_h1_counts_on_each_materialization(harness, org):
@@ -45,7 +45,7 @@ def test_a_sync_cycle_reports_h1_counts_on_each_materialization(harness, org):
         # The first sync covers every partition (it pulls the whole org): none looks missing.
         from conversion_sync.partitions import sync_partitions
         for asset in ("salesforce_leads", "companies", "contacts"):
-            assert instance.get_materialized_partitions(dg.AssetKey(asset)) == set(sync_partitions.get_partition_keys())
+            assert instance.get_materialized_partitions(dg.AssetKey(asset)) == set(sync_partitions().get_partition_keys())
         assert result.steps["salesforce_leads"]["dagster/row_count"] == 2      # the mirror's Leads
         assert result.steps["contacts"]["dagster/row_count"] == 1              # the contacts table
         assert result.steps["companies"]["dagster/row_count"] == 1
@@ -82,7 +82,7 @@ def test_r1_the_sensor_starts_a_sync_and_skips_while_one_is_in_progress(harness,
         from conversion_sync.partitions import first_partition_key
         assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (first_partition_key(), today)
 
-        job = defs.resolve_job_def("sync_job")
+        job = defs().resolve_job_def("sync_job")
         running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags=job.tags)
         skip = _sensor(instance)
         assert isinstance(skip, dg.SkipReason) and running.run_id[:8] in skip.skip_message
@@ -166,7 +166,7 @@ def test_the_push_sensor_requests_a_push_only_when_something_is_queued_and_no_sy
         assert "nothing queued" in evaluate(instance).skip_message
         harness.identify("queued@example.com", traits={"last_name": "Q"}, sync="immediate")
         assert isinstance(evaluate(instance), dg.RunRequest)
-        job = defs.resolve_job_def("sync_job")
+        job = defs().resolve_job_def("sync_job")
         running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags=job.tags)
         assert "pushes at its end" in evaluate(instance).skip_message
         instance.report_run_canceled(running)

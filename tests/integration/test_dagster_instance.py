@@ -56,5 +56,5 @@ def test_a_sync_runs_records_land_in_postgres_with_the_production_profile(harnes
     from conversion_sync.partitions import sync_partitions
     # The first sync materializes each of the five partitioned assets on every day it covered
     # (issue 11: nothing looks missing), and the push once.
-    assert status == "SUCCESS" and materializations == 5 * len(sync_partitions.get_partition_keys()) + 1
+    assert status == "SUCCESS" and materializations == 5 * len(sync_partitions().get_partition_keys()) + 1
     assert len(harness.contacts()) == 1

@@ -156,7 +156,7 @@ def test_h2_after_a_failed_push_run_the_sensor_waits_before_trying_again(harness
     from conversion_sync.definitions import defs
 
     harness.identify("retry@example.com", traits={"last_name": "R"}, sync="immediate")
-    job = defs.resolve_job_def("push_job")
+    job = defs().resolve_job_def("push_job")
     instance.create_run_for_job(job, status=dg.DagsterRunStatus.FAILURE, tags=job.tags)
     skips = [push_sensor(dg.build_sensor_context(instance=instance, resources={"database": ConversionDatabase()}))
              for _ in range(20)]

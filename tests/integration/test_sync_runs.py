@@ -36,7 +36,7 @@ RUN_WORKER = [sys.executable, "-c", (
     "from conversion_sync.resources.database import ConversionDatabase\n"
     "import datetime as dt\n"
     "tags = incremental_run_tags(ConversionDatabase(), dt.datetime.now(dt.timezone.utc))\n"
-    "defs.resolve_job_def('sync_job').execute_in_process(instance=dagster_instance(), tags=tags)\n")]
+    "defs().resolve_job_def('sync_job').execute_in_process(instance=dagster_instance(), tags=tags)\n")]
 
 
 @pytest.fixture
@@ -212,7 +212,7 @@ def test_r1_a_run_that_never_reached_its_first_step_is_marked_failed(harness, da
     from conversion_sync.definitions import defs
 
     with dagster_instance() as instance:
-        job = defs.resolve_job_def("sync_job")
+        job = defs().resolve_job_def("sync_job")
         lost = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags=job.tags)
         assert isinstance(_sensor(instance), dg.SkipReason)       # just started: give it time
         time.sleep(float(STALE_SECONDS) + 0.5)

@@ -35,10 +35,10 @@ def test_each_record_counts_on_its_days_partition_clamped_to_the_run():
 
 
 def test_every_asset_names_its_table_and_columns_and_runs_in_process():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         metadata = graph.get(key).metadata
         assert isinstance(metadata["dagster/column_schema"], dg.TableSchemaMetadataValue), key
         assert metadata["dagster/column_schema"].schema.columns, key
         assert metadata["dagster/table_name"].value, key
-    assert defs.executor.name == "in_process"
+    assert defs().executor.name == "in_process"
