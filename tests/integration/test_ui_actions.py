@@ -9,7 +9,7 @@ import pytest
 from conversion_sync.jobs.sensors import REQUESTED_TAG, sync_sensor
 from conversion_sync.partitions import MODE_TAG
 from conversion_sync.resources.database import ConversionDatabase
-from conversion_sync.service.cycle import run_job
+from conversion_sync.runner import run_job
 
 
 def _sensor(instance):
