@@ -233,6 +233,38 @@ def seed_conversion(env: dict[str, str], emails: list[str], existing: int, immed
     return {"seconds": time.perf_counter() - started, "entered": sum(1 for o in outcomes if o.contact_id)}
 
 
+def explain_step(env: dict[str, str]) -> dict:
+    """EXPLAIN ANALYZE of the hot path's heavy statements on the store W1 left (PostgreSQL)."""
+    os.environ.update(env)
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(env["CONVERSION_DATABASE_URL"])
+    plans = {}
+    with engine.connect() as conn:
+        ids = conn.execute(text("SELECT salesforce_id FROM salesforce_records ORDER BY random() LIMIT 900")).scalars().all()
+        keys = conn.execute(text("SELECT email_key FROM salesforce_records WHERE email_key IS NOT NULL "
+                                 "ORDER BY random() LIMIT 900")).scalars().all()
+        statements = {
+            "staging: existing rows of a 900-id chunk":
+                ("SELECT salesforce_id, system_modstamp, applied_modstamp, applied_fields, fields, created_date "
+                 "FROM salesforce_records WHERE salesforce_id = ANY(:ids)", {"ids": list(ids)}),
+            "apply: pending batch (keyset page of 5,000)":
+                ("SELECT * FROM salesforce_records WHERE sobject IN ('Lead', 'Contact') AND pending "
+                 "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
+                 "ORDER BY system_modstamp, salesforce_id LIMIT 5000", {}),
+            "apply: contacts by 900 email keys":
+                ("SELECT * FROM contacts WHERE email_key = ANY(:keys)", {"keys": list(keys)}),
+            "extract: Lead email keys of 900 new Contacts":
+                ("SELECT DISTINCT email_key FROM salesforce_records WHERE sobject = 'Lead' AND email_key = ANY(:keys)",
+                 {"keys": list(keys)}),
+        }
+        for name, (sql, params) in statements.items():
+            plans[name] = conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params).scalars().all()
+        plans["table sizes"] = [f"{name}: {rows:,} rows" for name, rows in conn.execute(text(
+            "SELECT relname, n_live_tup FROM pg_stat_user_tables ORDER BY n_live_tup DESC LIMIT 6")).all()]
+    return {"plans": plans}
+
+
 # -- PostgreSQL ----------------------------------------------------------------------------------
 class Postgres:
     """A throwaway cluster, as scripts/_postgres.sh starts one for the tests."""
@@ -326,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             return row
 
         measure("W1 first sync", w1_records, "bulk2", profile=args.profile or None)
+        if postgres is not None:
+            results["explain"] = _in_child(explain_step, env)["plans"]
         if args.only != "w1":
             since = org("now").strftime("%Y-%m-%dT%H:%M:%S.000Z")
             done = org("changes_w2", count=args.changes)

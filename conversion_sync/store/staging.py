@@ -7,8 +7,9 @@ import datetime as dt
 from collections import Counter
 from typing import Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 
+from conversion_sync.store.bulk import insert_rows
 from conversion_sync.store.schema import salesforce_records as sr
 from conversion_sync.sync.records import PulledRecord
 
@@ -65,7 +66,7 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
         counts["unchanged" if already_applied else "changed"] += 1
         updates.append({**values, "b_id": sf_id, "pending": not already_applied, "pulled_at": now, "run_id": run_id})
     if inserts:
-        conn.execute(insert(sr), inserts)
+        insert_rows(conn, sr, inserts)   # COPY on PostgreSQL
     if updates:
         # A changed record gets a fresh retry budget (H2): the fix may be in the new values.
         conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
