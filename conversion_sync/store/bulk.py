@@ -62,6 +62,31 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     given = list(rows[0])
     defaults = {c.name: c.default.arg for c in table.columns
                 if c.name not in given and c.default is not None and c.default.is_scalar}
+    _copy(conn, table, table.name, rows, given, defaults)
+
+
+def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """INSERT rows and return their new ids in the rows' order. On PostgreSQL, for many rows: the
+    ids are taken from the column's sequence first (one query), then the rows COPYed with them."""
+    if not rows:
+        return []
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        return list(conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                 list(rows)).scalars().all())
+    from sqlalchemy import text
+
+    ids = list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                            {"table": table.name, "n": len(rows)}).scalars())
+    with_ids = [{**row, "id": new_id} for row, new_id in zip(rows, ids)]
+    given = list(with_ids[0])
+    defaults = {c.name: c.default.arg for c in table.columns
+                if c.name not in given and c.default is not None and c.default.is_scalar}
+    _copy(conn, table, table.name, with_ids, given, defaults)
+    return ids
+
+
+def _copy(conn: Connection, table: Table, target: str, rows: Sequence[dict[str, Any]], given: list[str],
+          defaults: dict[str, Any]) -> None:
     names = given + list(defaults)
     writers = [_column_writer(table.c[name], conn.dialect) for name in names]
     fixed = [writer(defaults[name]) for name, writer in zip(names[len(given):], writers[len(given):])]
@@ -73,6 +98,34 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     buffer.seek(0)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {table.name} ({', '.join(names)}) FROM STDIN", buffer)
+        cursor.copy_expert(f"COPY {target} ({', '.join(names)}) FROM STDIN", buffer)
     finally:
         cursor.close()
+
+
+def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]],
+                constants: dict[str, Any] | None = None) -> None:
+    """UPDATE table SET <the rows' other columns> (and `constants`) WHERE key = the row's key, for
+    many rows: on PostgreSQL one COPY into a temporary table and one UPDATE ... FROM (set-based)
+    instead of a statement per row; elsewhere an executemany."""
+    if not rows:
+        return
+    constants = constants or {}
+    columns = [name for name in rows[0] if name != key]
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        from sqlalchemy import bindparam, update
+
+        conn.execute(update(table).where(table.c[key] == bindparam("b_key"))
+                     .values(**{name: bindparam(name) for name in columns}, **constants),
+                     [{**{name: row[name] for name in columns}, "b_key": row[key]} for row in rows])
+        return
+    from sqlalchemy import text
+
+    temp = f"bulk_update_{table.name}"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{temp}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {temp} AS SELECT {key}, {', '.join(columns)} FROM {table.name} WITH NO DATA")
+    _copy(conn, table, temp, rows, [key, *columns], {})
+    assignments = [f"{name} = s.{name}" for name in columns] + [f"{name} = :c_{name}" for name in constants]
+    conn.execute(text(f"UPDATE {table.name} AS t SET {', '.join(assignments)} FROM {temp} AS s "
+                      f"WHERE t.{key} = s.{key}").bindparams(**{f"c_{name}": value for name, value in constants.items()}))
+    conn.exec_driver_sql(f"DROP TABLE {temp}")

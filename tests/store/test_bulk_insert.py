@@ -59,3 +59,37 @@ def test_bulk_insert_of_events_takes_the_database_ids(engine):
     assert len({row.id for row in stored}) == len(rows) + 3
     assert [row.detail for row in stored[:len(rows)]] == [row["detail"] for row in rows]
     assert stored[0].changes == {"title": ["a\tb", "c\nd"]} and stored[0].created_at == T0
+
+
+def test_bulk_update_sets_each_rows_values_and_the_constants(engine):
+    rows = _rows("C")
+    with engine.begin() as conn:
+        conn.execute(insert(sr), [{**row, "attempts": 3, "last_error": "boom"} for row in rows])
+        changes = [{"salesforce_id": row["salesforce_id"], "applied_fields": {"Title": NASTY[i % len(NASTY)], "n": i},
+                    "applied_modstamp": T0 + dt.timedelta(seconds=i)} for i, row in enumerate(rows[:-1])]
+        bulk.update_rows(conn, sr, "salesforce_id", changes,
+                         constants={"pending": False, "attempts": 0, "last_error": None})
+    with engine.connect() as conn:
+        stored = {row.salesforce_id: row for row in conn.execute(select(sr).where(sr.c.salesforce_id.like("C%")))}
+    for i, change in enumerate(changes):
+        row = stored[change["salesforce_id"]]
+        assert (row.applied_fields, row.applied_modstamp) == (change["applied_fields"], change["applied_modstamp"])
+        assert (row.pending, row.attempts, row.last_error) == (False, 0, None)
+    untouched = stored[rows[-1]["salesforce_id"]]      # a row not in the update keeps its values
+    assert (untouched.attempts, untouched.last_error, untouched.applied_fields) == (3, "boom", None)
+
+
+def test_bulk_insert_returning_ids_gives_each_row_its_own_id_in_order(engine):
+    from conversion_sync.store.schema import contacts
+
+    rows = [{"email": f"p{i}@example.com", "email_key": f"p{i}@example.com", "title": NASTY[i % len(NASTY)],
+             "origin": "salesforce", "created_at": T0, "updated_at": T0} for i in range(bulk.COPY_MIN_ROWS + 5)]
+    with engine.begin() as conn:
+        first = bulk.insert_returning_ids(conn, contacts, rows[:2])         # the INSERT path
+        ids = bulk.insert_returning_ids(conn, contacts, rows[2:])
+    with engine.connect() as conn:
+        stored = {row.id: row for row in conn.execute(select(contacts))}
+    assert len(set(first + ids)) == len(rows) == len(stored)
+    for new_id, row in zip(first + ids, rows):
+        assert (stored[new_id].email, stored[new_id].title) == (row["email"], row["title"])
+        assert stored[new_id].salesforce_sync == "immediate" and stored[new_id].push_attempts == 0   # defaults
