@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -180,7 +182,7 @@ def _pull(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobj
     stats.hidden = lists.hidden(sobject)
     if stats.hidden:
         log.warning("%s: left out %s (not visible to the integration user)", sobject, ", ".join(stats.hidden))
-    pages = _pages(client, settings, sobject, fields, window, stats)
+    pages = prefetched(_pages(client, settings, sobject, fields, window, stats))
     buffer: list = []
     for page in pages:
         records = [from_api(sobject, raw) for raw in page]
@@ -193,6 +195,50 @@ def _pull(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobj
             buffer = []
             progress(f"{sobject}: {stats.counts['pulled']} records pulled")
     _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists, partition_of)
+
+
+_DONE = object()
+
+
+def prefetched(pages: Iterator[list[dict]], depth: int = 1) -> Iterator[list[dict]]:
+    """The same pages, the next one fetched (and parsed) in a thread while the caller writes the
+    previous one (issue 10). At most `depth` pages wait, so memory stays bounded; an error of the
+    fetch is raised in the caller, and a caller that stops early stops the fetch."""
+    waiting: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        waiting.put(("page", page), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            waiting.put(("done", _DONE))
+        except BaseException as exc:   # handed to the caller, who raises it
+            waiting.put(("error", exc))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    worker = threading.Thread(target=fetch, name="extract-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = waiting.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
 
 
 def _record_hidden(engine: Engine, sobject: str, hidden: list[str], *, run_id: str | None, now: dt.datetime) -> None:

@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from conversion_sync.store.bulk import insert_returning_ids, update_rows
 from conversion_sync.store.events import write_events, write_warnings
 from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts, sync_warnings
 from conversion_sync.store.staging import chunked
@@ -83,7 +84,7 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
     if new:
         rows = [{**_contact_row(c), "origin": c.origin, "salesforce_sync": c.salesforce_sync,
                  "created_at": c.created_at or now, "push_attempts": 0} for c in new]
-        ids = conn.execute(insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        ids = insert_returning_ids(conn, contacts, rows)     # COPY on PostgreSQL (issue 10)
         key_to_id.update({c.key: new_id for c, new_id in zip(new, ids)})
     existing = [c for c in result.contacts.values() if not c.is_new]
     for c in existing:
@@ -97,9 +98,8 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
     if removed:
         _remove_folded(conn, removed, result, key_to_id)
     if changed:
-        conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"))
-                     .values(**{name: bindparam(name) for name in _CONTACT_COLUMNS}),
-                     [{**_contact_row(c), "b_id": c.key} for c in changed])
+        # One UPDATE ... FROM a COPYed temporary table on PostgreSQL (set-based, issue 10).
+        update_rows(conn, contacts, "id", [{"id": c.key, **_contact_row(c)} for c in changed])
         # A contact unlinked because its record is gone (R8) has nothing left to push: a failed
         # update must not turn into a create that would bring the deleted record back.
         unlinked = [c.key for c in changed if "salesforce_id" in c.changed and c.salesforce_id is None]
@@ -182,7 +182,7 @@ def write_company_changes(conn: Connection, result: ApplyResult, *, run_id: str 
     if new:
         rows = [{**_company_row(c), "created_at": c.created_at or now, "updated_at": c.updated_at or now}
                 for c in new]
-        ids = conn.execute(insert(companies).returning(companies.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        ids = insert_returning_ids(conn, companies, rows)     # COPY on PostgreSQL (issue 10)
         key_to_id.update({c.key: new_id for c, new_id in zip(new, ids)})
     changed = [c for c in result.companies.values() if not c.is_new]
     key_to_id.update({c.key: c.key for c in changed})

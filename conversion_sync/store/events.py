@@ -6,8 +6,9 @@ import datetime as dt
 import re
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
+from conversion_sync.store.bulk import insert_rows
 from conversion_sync.store.schema import sync_events, sync_warnings
 from conversion_sync.sync.model import SyncEvent, SyncWarning
 
@@ -54,7 +55,7 @@ def write_events(conn: Connection, events: Sequence[SyncEvent], contact_ids: dic
             "changes": _jsonable(changes), "detail": resolve_refs(event.detail, contact_ids), "run_id": run_id, "created_at": now,
         })
     if rows:
-        conn.execute(insert(sync_events), rows)
+        insert_rows(conn, sync_events, rows)   # COPY on PostgreSQL
     return len(rows)
 
 
@@ -81,5 +82,5 @@ def write_warnings(conn: Connection, warnings: Sequence[SyncWarning], contact_id
                      "salesforce_id": warning.salesforce_id, "message": message, "run_id": run_id,
                      "created_at": now})
     if rows:
-        conn.execute(insert(sync_warnings), rows)
+        insert_rows(conn, sync_warnings, rows)
     return len(rows)

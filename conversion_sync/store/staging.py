@@ -7,8 +7,9 @@ import datetime as dt
 from collections import Counter
 from typing import Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 
+from conversion_sync.store.bulk import insert_rows, update_rows
 from conversion_sync.store.schema import salesforce_records as sr
 from conversion_sync.sync.records import PulledRecord
 
@@ -65,7 +66,7 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
         counts["unchanged" if already_applied else "changed"] += 1
         updates.append({**values, "b_id": sf_id, "pending": not already_applied, "pulled_at": now, "run_id": run_id})
     if inserts:
-        conn.execute(insert(sr), inserts)
+        insert_rows(conn, sr, inserts)   # COPY on PostgreSQL
     if updates:
         # A changed record gets a fresh retry budget (H2): the fix may be in the new values.
         conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
@@ -125,12 +126,11 @@ def pending_batches(engine: Engine, sobjects: Sequence[str], *, batch_size: int,
 
 def mark_applied(conn: Connection, records: Sequence[PulledRecord], applied_ids: Iterable[str]) -> None:
     by_id = {record.salesforce_id: record for record in records}
-    rows = [{"b_id": sf_id, "applied_fields": by_id[sf_id].fields, "applied_modstamp": by_id[sf_id].system_modstamp}
-            for sf_id in applied_ids]
-    if rows:
-        conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
-                     .values(applied_fields=bindparam("applied_fields"), applied_modstamp=bindparam("applied_modstamp"),
-                             pending=False, attempts=0, last_error=None, next_attempt_at=None), rows)
+    rows = [{"salesforce_id": sf_id, "applied_fields": by_id[sf_id].fields,
+             "applied_modstamp": by_id[sf_id].system_modstamp} for sf_id in applied_ids]
+    # One UPDATE ... FROM a COPYed temporary table on PostgreSQL (set-based, issue 10).
+    update_rows(conn, sr, "salesforce_id", rows,
+                constants={"pending": False, "attempts": 0, "last_error": None, "next_attempt_at": None})
 
 
 def mark_failed(conn: Connection, failures: dict[str, str], *, now: dt.datetime,
