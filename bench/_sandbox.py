@@ -1,4 +1,3 @@
-"""The one place bench/ imports the sandbox org from (it is moving to its own top-level package
-`sandbox`: change this line, nothing else)."""
+"""The one place bench/ imports the sandbox org from (its own distribution, sandbox/ in this repo)."""
 
-from conversion_sync.sandbox import generator, testing  # noqa: F401  (-> `from sandbox import ...`)
+from sandbox_org import generator, testing  # noqa: F401

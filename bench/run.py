@@ -117,7 +117,7 @@ def _child_main(pipe, target, args) -> None:
 def sync_step(env: dict[str, str], profile: str | None = None) -> dict:
     """One sync_job cycle, as the sensor launches it."""
     os.environ.update(env)
-    from conversion_sync.service.cycle import dagster_instance, run_sync_cycle
+    from conversion_sync.runner import dagster_instance, run_sync_cycle
 
     instance = dagster_instance()
     started = time.perf_counter()
