@@ -208,14 +208,19 @@ def test_r1_a_stopped_sync_is_alive_until_its_heartbeat_is_stale(harness, org, s
             os.kill(sync.pid, signal.SIGKILL)
 
 
-def test_r1_a_run_that_never_reached_its_first_step_is_marked_failed(harness, dagster_home):
+def test_r1_a_run_that_never_reached_its_first_step_is_marked_failed(harness, dagster_home, monkeypatch):
     from conversion_sync.definitions import defs
 
+    # Longer than STALE_SECONDS: on a loaded machine (parallel workers) one sensor evaluation can
+    # take more than 3 s, and "just started" must still be true when it reads the run.
+    stale = 10.0
+    monkeypatch.setenv("CONVERSION_SYNC_HOLDER_STALE_SECONDS", str(stale))
     with dagster_instance() as instance:
         job = defs().resolve_job_def("sync_job")
+        created = time.monotonic()
         lost = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags=job.tags)
         assert isinstance(_sensor(instance), dg.SkipReason)       # just started: give it time
-        time.sleep(float(STALE_SECONDS) + 0.5)
+        time.sleep(max(0.0, created + stale + 0.5 - time.monotonic()))
         assert isinstance(_sensor(instance), dg.RunRequest)
         assert instance.get_run_by_id(lost.run_id).status == dg.DagsterRunStatus.FAILURE
         assert "never reached its first step" in _failure_message(instance, lost.run_id)
