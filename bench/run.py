@@ -259,7 +259,7 @@ def explain_step(env: dict[str, str]) -> dict:
                  {"keys": list(keys)}),
         }
         for name, (sql, params) in statements.items():
-            plans[name] = conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params).scalars().all()
+            plans[name] = [line[:160] for line in conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params).scalars()]
         plans["table sizes"] = [f"{name}: {rows:,} rows" for name, rows in conn.execute(text(
             "SELECT relname, n_live_tup FROM pg_stat_user_tables ORDER BY n_live_tup DESC LIMIT 6")).all()]
     return {"plans": plans}
