@@ -70,7 +70,7 @@ def merge_refusal(keep: ContactState, remove: ContactState) -> str | None:
     if keep.salesforce_id and remove.salesforce_id and keep.salesforce_id != remove.salesforce_id:
         return (f"Contacts {keep.key} and {remove.key} are linked to different Salesforce records "
                 f"({keep.salesforce_id} and {remove.salesforce_id}); merge those records in Salesforce and the sync "
-                "will re-link the contact (R8).")
+                "will re-link the contact.")
     return None
 
 
