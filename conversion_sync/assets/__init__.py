@@ -1,0 +1,1 @@
+"""Thin Dagster assets and asset checks: read inputs, call service/, write through store/, report metadata."""

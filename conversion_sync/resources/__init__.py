@@ -1,0 +1,1 @@
+"""I/O behind Dagster resources: the Salesforce client (simple-salesforce) and the Conversion database."""
