@@ -194,8 +194,18 @@ def _changes_text(changes: Any) -> str:
     return "; ".join(parts)
 
 
+def _no_unsent_edit(value: Any) -> bool:
+    """The push moves `edited_in_conversion_at` to a fixed old stamp once an edit is sent: that is
+    no edit time a person made, so `contacts show` leaves it out."""
+    from conversion_sync.store.push import RECONCILED
+
+    return isinstance(value, dt.datetime) and value.replace(tzinfo=None) <= RECONCILED.replace(tzinfo=None)
+
+
 def contact_text(contact: dict[str, Any]) -> str:
     skip = {"history", "identifiers"}
+    if _no_unsent_edit(contact.get("edited_in_conversion_at")):
+        skip.add("edited_in_conversion_at")
     lines = [f"{key}: {_cell(value)}" for key, value in contact.items()
              if key not in skip and not key.endswith("_updated_at") and value is not None]
     if contact.get("identifiers"):
