@@ -6,6 +6,7 @@ from collections import Counter
 
 import dagster as dg
 
+from conversion_sync.assets.keys import COMPANIES, CONTACTS, SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
 from conversion_sync.assets.runtime import (
     add_partition_counts,
     hold_sync,
@@ -16,7 +17,6 @@ from conversion_sync.assets.runtime import (
     run_partitions,
     table_metadata,
 )
-from conversion_sync.assets.keys import COMPANIES, CONTACTS, SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.store import health

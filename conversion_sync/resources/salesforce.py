@@ -7,19 +7,27 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
-from conversion_sync.settings.salesforce import SalesforceSettings, salesforce_settings_from_env
 from conversion_sync.errors import SalesforceAuthError
 from conversion_sync.resources.salesforce_auth import API_VERSION, VerifiedSession, login
-from conversion_sync.resources.salesforce_policy import ApiBudget, Backoff, ReLogin, error_message, failure_for, run_call
+from conversion_sync.resources.salesforce_policy import (
+    ApiBudget,
+    Backoff,
+    ReLogin,
+    error_message,
+    failure_for,
+    run_call,
+)
 from conversion_sync.resources.salesforce_retry import error_code
 from conversion_sync.resources.salesforce_usage import ApiUsage
+from conversion_sync.settings.salesforce import SalesforceSettings, salesforce_settings_from_env
 
 __all__ = ["ApiUsage", "SalesforceClient", "SalesforceResource", "error_code", "error_message"]
 
@@ -108,7 +116,7 @@ class SalesforceClient:
             if result.get("done", True) or not next_url:
                 return
             result = self.call("fetching the next page of a query",
-                               lambda sf: sf.query_more(next_url, identifier_is_url=True, headers=headers))
+                               lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True, headers=headers))
 
     def query(self, soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         return [record for page in self.query_pages(soql, include_deleted=include_deleted) for record in page]

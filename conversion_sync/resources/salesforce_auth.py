@@ -11,14 +11,15 @@ import logging
 import re
 import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from xml.sax.saxutils import escape
 
 import requests
 
-from conversion_sync.settings.salesforce import SalesforceSettings, reveal
 from conversion_sync.errors import SalesforceAuthError, SalesforceCertificateError, SalesforceConnectionError
+from conversion_sync.settings.salesforce import SalesforceSettings, reveal
 
 log = logging.getLogger(__name__)
 

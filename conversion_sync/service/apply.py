@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from conversion_sync.settings.sync import SyncSettings
-from conversion_sync.store.describe import read_only_fields
 from conversion_sync.store import contacts as contact_store
 from conversion_sync.store import staging
+from conversion_sync.store.describe import read_only_fields
 from conversion_sync.sync.companies import CompanyApplier
 from conversion_sync.sync.pull import CompanyRef, ContactApplier
 from conversion_sync.sync.records import PulledRecord

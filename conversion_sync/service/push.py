@@ -23,8 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from simple_salesforce import format_soql
 from sqlalchemy import Connection, Engine
@@ -229,7 +230,7 @@ def _create(run: PushRun, batch: list[ContactState]) -> None:
         run.count_rejected([exc.reason or "no answer"] * len(batch))
         return
     links, mirror, failures, written = [], [], {}, {}
-    for contact, record, outcome in zip(batch, records, results):
+    for contact, record, outcome in zip(batch, records, results, strict=False):
         if outcome.get("success"):
             sent = {k: to_text(v) for k, v in record.items() if k not in ("attributes", external, "AccountId")}
             salesforce_id = to_18(outcome["id"])
@@ -323,7 +324,7 @@ def _write_collection(run: PushRun, sobject: str, items) -> None:
     records = [{"attributes": {"type": sobject}, "id": c.salesforce_id, **values} for c, values, _ in items]
     results = run.client.collection_update(records)
     outcomes = {}
-    for (candidate, _, _), outcome in zip(items, results):
+    for (candidate, _, _), outcome in zip(items, results, strict=False):
         outcomes[candidate.contact.key] = None if outcome.get("success") else errors_text(outcome)
     _record_updates(run, sobject, items, outcomes)
 

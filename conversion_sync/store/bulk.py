@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Boolean, Connection, Table, insert
 from sqlalchemy.types import JSON, TypeDecorator
@@ -77,7 +78,7 @@ def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict[str
 
     ids = list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
                             {"table": table.name, "n": len(rows)}).scalars())
-    with_ids = [{**row, "id": new_id} for row, new_id in zip(rows, ids)]
+    with_ids = [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=False)]
     given = list(with_ids[0])
     defaults = {c.name: c.default.arg for c in table.columns
                 if c.name not in given and c.default is not None and c.default.is_scalar}
@@ -89,9 +90,9 @@ def _copy(conn: Connection, table: Table, target: str, rows: Sequence[dict[str, 
           defaults: dict[str, Any]) -> None:
     names = given + list(defaults)
     writers = [_column_writer(table.c[name], conn.dialect) for name in names]
-    fixed = [writer(defaults[name]) for name, writer in zip(names[len(given):], writers[len(given):])]
+    fixed = [writer(defaults[name]) for name, writer in zip(names[len(given):], writers[len(given):], strict=False)]
     buffer = io.StringIO()
-    head = list(zip(given, writers[:len(given)]))
+    head = list(zip(given, writers[:len(given)], strict=False))
     for row in rows:
         buffer.write("\t".join([*(writer(row[name]) for name, writer in head), *fixed]))
         buffer.write("\n")

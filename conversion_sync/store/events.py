@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from conversion_sync.store.bulk import insert_rows
 from conversion_sync.store.schema import sync_events, sync_warnings
 from conversion_sync.sync.model import SyncEvent, SyncWarning
-
 
 _REF = re.compile(r"<contact:(-?\d+)>")
 

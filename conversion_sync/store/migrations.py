@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, inspect, insert, select, func
+from sqlalchemy import Connection, Engine, func, insert, inspect, select
 from sqlalchemy.schema import CreateIndex
 
 from conversion_sync.errors import ConfigError
@@ -47,13 +47,13 @@ def upgrade(engine: Engine) -> int:
         raise ConfigError(
             f"The Conversion database is at schema version {version}, newer than this conversion-sync "
             f"understands ({SCHEMA_VERSION}); upgrade conversion-sync.")
-    with hold_lock(engine, "migrate", holder="schema upgrade", wait_seconds=120, record_holder=False):
-        with engine.begin() as conn:
+    with hold_lock(engine, "migrate", holder="schema upgrade", wait_seconds=120, record_holder=False), \
+            engine.begin() as conn:
             version = current_version(conn)
             if version == SCHEMA_VERSION:
                 return version
             _reconcile(conn)
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             start = (version or 0) + 1
             for step_version in range(start, SCHEMA_VERSION + 1):
                 if version is not None and step_version in DATA_STEPS:

@@ -51,7 +51,7 @@ class ContactState:
 
     def recency(self) -> tuple[dt.datetime, int]:
         """Sort key for R4b: most recently updated first, ties to the lowest id."""
-        return (self.updated_at or dt.datetime.min.replace(tzinfo=dt.timezone.utc), -self.key)
+        return (self.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC), -self.key)
 
 
 def stored_order(key: int) -> tuple[bool, int]:

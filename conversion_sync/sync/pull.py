@@ -10,8 +10,8 @@ to applying the records one by one (R4e); no database query happens per record.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from conversion_sync.sync.fields import FieldMapping, values_to_take
 from conversion_sync.sync.merge import fold_fields, foldable

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from conversion_sync.sync.fields import FieldMapping, Preference, normalize_value
 from conversion_sync.sync.ids import object_for_id

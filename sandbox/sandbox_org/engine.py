@@ -10,9 +10,10 @@ what every later page shows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Callable
+from typing import Any
 
 from .blocklist import Window
 from .errors import SandboxError
