@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.runner import CycleResult, run_job
@@ -43,6 +43,11 @@ def import_csv(path: str | Path, *, sync: str | None = None) -> ImportSummary:
     return summary
 
 
+@overload
+def push_contacts(contact_ids: Sequence[int] = (), *, all_skipped: bool = False,
+                  now: Literal[True] = True) -> CycleResult: ...
+@overload
+def push_contacts(contact_ids: Sequence[int] = (), *, all_skipped: bool = False, now: Literal[False]) -> list[int]: ...
 def push_contacts(contact_ids: Sequence[int] = (), *, all_skipped: bool = False, now: bool = True) -> CycleResult | list[int]:
     """P3 (the workflow entry point): push these contacts, or all skipped ones, to Salesforce.
 

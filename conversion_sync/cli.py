@@ -305,13 +305,15 @@ def cmd_contacts_add(args) -> tuple[Any, str]:
               if getattr(args, name)}
     outcome = api.identify(args.email, traits=traits, user_id=args.user_id, cookie=args.cookie,
                            salesforce_id=args.salesforce_id, sync=args.sync, source="cli")
-    if outcome.error:   # identify reports a refused entry on the outcome (P2), it does not raise
+    if outcome.error or outcome.contact_id is None:   # identify reports a refused entry on the outcome (P2)
         raise InvalidInput(f"{outcome.error}.")
     how = "created" if outcome.created else f"matched by {outcome.matched_by}"
     with _engine().connect() as conn:
         from conversion_sync.store.queries import get_contact
 
         contact = get_contact(conn, outcome.contact_id)
+    if contact is None:     # deleted by someone else in between
+        raise InvalidInput(f"Contact {outcome.contact_id} was removed just after it was entered.")
     state = {"queued": "queued for Salesforce (the push sensor sends it within seconds; "
                        f"or run `conversion-sync contacts push {outcome.contact_id}`)",
              "skipped": f"not sent to Salesforce (push it later with `conversion-sync contacts push {outcome.contact_id}`)"}.get(contact["push_state"], contact["push_state"] or "")

@@ -169,7 +169,7 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
                                        for key in per_partition if key in values}}
             cycle.steps[name] = values
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
+            evaluation = event.asset_check_evaluation_data
             cycle.checks[evaluation.check_name] = evaluation.passed
         elif event.is_step_failure and cycle.error is None:
             error = event.step_failure_data.error

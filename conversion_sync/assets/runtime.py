@@ -29,7 +29,7 @@ def partitioned_sync_asset(partitions_def: dg.PartitionsDefinition, **kwargs: An
                     pool=SYNC_POOL, owners=OWNERS, freshness_policy=SYNC_FRESHNESS, **kwargs)
 
 
-def hold_sync(context: dg.AssetExecutionContext, database: Any) -> None:
+def hold_sync(context: dg.AssetExecutionContext | dg.OpExecutionContext, database: Any) -> None:
     """R1: take the sync for this whole run at its first step (later steps re-enter it); it is
     let go when the run has ended. A step that has to wait says for which run, in the run's log."""
     run_id, instance = context.run.run_id, context.instance

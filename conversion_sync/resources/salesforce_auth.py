@@ -49,7 +49,7 @@ class VerifiedSession(requests.Session):
             settings["verify"] = self._ca_bundle
         return settings
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self._timeout)
         response = super().request(method, url, *args, **kwargs)
         if self._on_response is not None:

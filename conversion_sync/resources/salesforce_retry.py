@@ -95,8 +95,8 @@ def classify(exc: BaseException, *, idempotent: bool = True) -> Decision:
         return Decision(Verdict.FAIL, Cause.CERTIFICATE, "TLS certificate not verified")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return Decision(Verdict.RETRY, Cause.TIMEOUT, "no connection in time")   # nothing was sent
-    if isinstance(exc, requests.exceptions.ConnectionError) and _not_connected(exc):
-        return Decision(Verdict.RETRY, Cause.REFUSED, _not_connected(exc))     # nothing was sent
+    if isinstance(exc, requests.exceptions.ConnectionError) and (refused := _not_connected(exc)):
+        return Decision(Verdict.RETRY, Cause.REFUSED, refused)     # nothing was sent
     if isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
                         requests.exceptions.ChunkedEncodingError)):
         timeout = isinstance(exc, requests.exceptions.Timeout)

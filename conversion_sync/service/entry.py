@@ -187,7 +187,7 @@ def import_csv(engine: Engine, settings: SyncSettings, path: Path, *, sync: str 
                now: dt.datetime | None = None) -> tuple[ImportSummary, list[str]]:
     """P1: every good row enters (P2 decides new or matched); a bad row is reported with its line."""
     rows, ignored = read_csv(path, sync=sync, custom_fields=settings.custom_fields)
-    good = [row for row in rows if row.entry is not None]
-    outcomes = identify_entries(engine, settings, [row.entry for row in good], lines=[row.line for row in good], now=now)
+    good = [(row.entry, row.line) for row in rows if row.entry is not None]
+    outcomes = identify_entries(engine, settings, [entry for entry, _ in good], lines=[line for _, line in good], now=now)
     outcomes += [EntryOutcome(line=row.line, error=row.error) for row in rows if row.entry is None]
     return ImportSummary(sorted(outcomes, key=lambda o: o.line or 0)), ignored

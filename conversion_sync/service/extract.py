@@ -25,7 +25,7 @@ from conversion_sync.service.describe import not_visible, org_fields
 from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import describe as describe_store
 from conversion_sync.store import staging, watermarks
-from conversion_sync.sync.records import SYSTEM_FIELDS, from_api
+from conversion_sync.sync.records import SYSTEM_FIELDS, PulledRecord, from_api
 from conversion_sync.sync.windows import PullWindow, partition_finder, partition_watermarks
 
 log = logging.getLogger(__name__)
@@ -287,7 +287,7 @@ def _related_records(client: SalesforceClient, settings: SyncSettings, sobject: 
     """Records the batch needs and the mirror lacks, fetched in batches of ids:
     - for Contacts seen for the first time, the Leads that converted into them (R7, Contact first);
     - the Accounts their AccountId / ConvertedAccountId name (R6, R7)."""
-    fetched = []
+    fetched: list[PulledRecord] = []
     if sobject == "Contact" and settings.pull_leads:
         # Conversion copies the Lead's email to the Contact: only a new Contact sharing an email
         # with a Lead the mirror knows can be the product of a conversion not yet pulled.

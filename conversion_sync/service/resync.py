@@ -62,7 +62,9 @@ def resolve_ids(engine: Engine, salesforce_ids: Sequence[str], contact_ids: Sequ
         wanted.extend(sf_id for sf_id in linked.values() if sf_id is not None)
     by_object: dict[str, list[str]] = {}
     for sf_id in dict.fromkeys(wanted):
-        by_object.setdefault(object_for_id(sf_id), []).append(sf_id)
+        sobject = object_for_id(sf_id)
+        if sobject is not None:     # always: ids of other objects were refused above
+            by_object.setdefault(sobject, []).append(sf_id)
     result.requested = list(dict.fromkeys(wanted))
     return by_object
 

@@ -161,7 +161,7 @@ def company_from_row(row) -> CompanyState:
 
 
 def load_companies(conn: Connection, account_ids: Iterable[str]) -> list[CompanyState]:
-    states = []
+    states: list[CompanyState] = []
     for chunk in chunked(sorted(set(account_ids))):
         states.extend(company_from_row(row) for row in
                       conn.execute(select(companies).where(companies.c.salesforce_account_id.in_(chunk))))

@@ -64,7 +64,7 @@ def write_warnings(conn: Connection, warnings: Sequence[SyncWarning], contact_id
     """Insert warnings, skipping any already open with the same kind, contact and record."""
     resolved = [(w, _resolve(w.contact_key, contact_ids)) for w in warnings]
     involved = sorted({cid for _, cid in resolved if cid is not None})
-    open_keys = set()
+    open_keys: set[tuple[Any, ...]] = set()     # (kind, contact_id, salesforce_id) of open warnings
     for start in range(0, len(involved), 900):
         chunk = involved[start:start + 900]
         open_keys.update(conn.execute(

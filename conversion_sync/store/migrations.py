@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select
 from sqlalchemy.schema import CreateIndex
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from conversion_sync.errors import ConfigError
 from conversion_sync.store.lock import hold_lock
@@ -77,7 +78,7 @@ def _reconcile(conn: Connection) -> None:
                 continue
             column_type = column.type.compile(dialect=conn.dialect)
             conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column_type}')
-            if column.default is not None and getattr(column.default, "is_scalar", False):
+            if isinstance(column.default, ScalarElementColumnDefault):
                 conn.exec_driver_sql(
                     f'UPDATE "{table.name}" SET "{column.name}" = ?' if conn.dialect.name == "sqlite"
                     else f'UPDATE "{table.name}" SET "{column.name}" = %(v)s',

@@ -267,7 +267,7 @@ def account_websites(conn: Connection) -> list[tuple[str, str]]:
 def work_due_count(conn: Connection, now: dt.datetime) -> int:
     """Contacts with push work that can be done now: queued, or failed with the backoff over
     (the push sensor's question; 0 on a settled store)."""
-    return conn.execute(select(func.count()).select_from(contacts).where(_work_due(now))).scalar()
+    return conn.execute(select(func.count()).select_from(contacts).where(_work_due(now))).scalar_one()
 
 
 def linked_waiting(conn: Connection, *, now: dt.datetime, contact_ids: Sequence[int] | None) -> list[int]:

@@ -117,7 +117,7 @@ class IdentityResolver:
             raise EntryError(f"unknown contact field {shown(unknown[0])}")
         contact, matched_by = self._match(entry)
         created = contact is None
-        if created:
+        if contact is None:
             contact = self._create(entry)
             matched_by = "new"
         outcome = IdentifiedContact(contact.key, created, matched_by)

@@ -44,7 +44,7 @@ class ContactState:
     def email_key(self) -> str | None:
         return email_key(self.values.get("email"))     # the one rule (sync/values.py)
 
-    def set_value(self, name: str, value: Any, at: dt.datetime) -> None:
+    def set_value(self, name: str, value: Any, at: dt.datetime | None) -> None:
         self.values[name] = value
         self.field_updated_at[name] = at
         self.changed.add(name)
@@ -71,7 +71,7 @@ class CompanyState:
     is_new: bool = False
     changed: set[str] = field(default_factory=set)
 
-    def set_value(self, name: str, value: Any, at: dt.datetime) -> None:
+    def set_value(self, name: str, value: Any, at: dt.datetime | None) -> None:
         self.values[name] = value
         self.field_updated_at[name] = at
         self.changed.add(name)

@@ -152,7 +152,7 @@ def new_record(contact: ContactState, sobject: str, mappings: Iterable[FieldMapp
         record.setdefault("Company", contact.values.get("company_name") or NOT_PROVIDED)
     elif accounts:
         domain = email_domain(contact.values.get("email"))
-        if domain in accounts:
+        if domain is not None and domain in accounts:
             record["AccountId"] = accounts[domain]
     if external_id_field:
         record[external_id_field] = str(contact.key)

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from conversion_sync.sync.ids import to_18, to_18_or_none
 from conversion_sync.sync.values import email_key, pulled_value_problem, storable, unstorable_problem
@@ -123,8 +123,9 @@ def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
     return PulledRecord(
         sobject=sobject,
         salesforce_id=to_18(raw["Id"]),
-        system_modstamp=parse_datetime(raw["SystemModstamp"]),
-        last_modified_date=parse_datetime(raw.get("LastModifiedDate") or raw["SystemModstamp"]),
+        # Every record the API returns has a SystemModstamp, so these are never None.
+        system_modstamp=cast(dt.datetime, parse_datetime(raw["SystemModstamp"])),
+        last_modified_date=cast(dt.datetime, parse_datetime(raw.get("LastModifiedDate") or raw["SystemModstamp"])),
         is_deleted=parse_bool(raw.get("IsDeleted")),
         master_record_id=to_18_or_none(raw.get("MasterRecordId")),
         account_id=to_18_or_none(raw.get("AccountId")),

@@ -12,6 +12,7 @@ import base64
 import csv
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +102,7 @@ def resolve(method: str, seg: list[str]) -> tuple[str, Any]:
     return kind, None
 
 
-def _csv(rows: list[list[str | None]], delimiter: str, line_ending: str) -> bytes:
+def _csv(rows: Sequence[Sequence[str | None]], delimiter: str, line_ending: str) -> bytes:
     """Salesforce-style CSV: every non-null value quoted, null as an empty field."""
     sep = DELIMITERS[delimiter]
     end = LINE_ENDINGS[line_ending]
@@ -284,12 +285,12 @@ def _apply_row(org: SandboxOrg, job: Job, header: list[str], values: list[str], 
         return dml.update_record(org, job.sobject, record_id, rest, stamp, user), False
     table = org.tables[job.sobject]
     fdef = table.schema.get(job.external_id or "")
-    value = next((v for k, v in body.items() if fdef and k.lower() == fdef.name.lower()), None)
-    if fdef is None or value is None:
+    key_value = next((v for k, v in body.items() if fdef and k.lower() == fdef.name.lower()), None)
+    if fdef is None or key_value is None:
         raise SandboxError("MISSING_ARGUMENT", f"{job.external_id} not specified", [job.external_id or ""])
-    matches = [rid for rid in table.lookup(fdef.pos, dml.coerce(org, fdef, value)) if not table.rows[rid][1]]
+    matches = [rid for rid in table.lookup(fdef.pos, dml.coerce(org, fdef, key_value)) if not table.rows[rid][1]]
     if len(matches) > 1:
-        raise SandboxError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [fdef.name])
+        raise SandboxError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {key_value}", [fdef.name])
     if matches:
         rest = {k: v for k, v in body.items() if k.lower() != fdef.name.lower()}
         return dml.update_record(org, job.sobject, matches[0], rest, stamp, user), False

@@ -95,7 +95,7 @@ def query_more(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """GET query/{locator}-{offset}: a further page of a stored cursor."""
     match = _LOCATOR_RE.match(ctx.segments[1]) if len(ctx.segments) == 2 else None
     cursor = org.get_cursor(match.group(1)) if match else None
-    if cursor is None or int(match.group(2)) > cursor.result.total:
+    if match is None or cursor is None or int(match.group(2)) > cursor.result.total:
         raise SandboxError("INVALID_QUERY_LOCATOR", "invalid query locator")
     return _page(org, match.group(1), cursor, int(match.group(2)), ctx.version)
 

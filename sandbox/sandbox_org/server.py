@@ -129,6 +129,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.handshakes_started = 0     # TCP connections that began a TLS handshake (failed ones too)
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host    # typeshed allows bytes; it is a str here
         shown = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.instance_url = f"https://{shown}:{port}"
         org.instance_url = self.instance_url

@@ -274,3 +274,7 @@ class TableView:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._table, name)
+
+
+# What a query runs over: a table, or the integration user's view of it (some fields hidden).
+AnyTable = Table | TableView

@@ -20,7 +20,7 @@ from .soql import Cmp, Literal, Node, Not, Query, soql_error
 from .values import parse_datetime_text
 
 if TYPE_CHECKING:
-    from .store import Table
+    from .store import AnyTable
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def literal_value(query: Query, fdef: FieldDef, lit: Literal, now_ms: int) -> An
     raise _type_error(query, fdef, lit)
 
 
-def _compile_cmp(query: Query, table: Table, node: Cmp, now_ms: int) -> Pred:
+def _compile_cmp(query: Query, table: AnyTable, node: Cmp, now_ms: int) -> Pred:
     fdef = table.schema.get(node.field)
     if fdef is None:
         from .engine import resolve_field  # the message lives with the other resolution errors
@@ -167,7 +167,7 @@ def _compile_cmp(query: Query, table: Table, node: Cmp, now_ms: int) -> Pred:
     return lambda r: r[pos] is not None and get(r) >= value
 
 
-def compile_node(query: Query, table: Table, node: Node, now_ms: int) -> Pred:
+def compile_node(query: Query, table: AnyTable, node: Node, now_ms: int) -> Pred:
     """A predicate over rows for a WHERE tree."""
     if isinstance(node, Cmp):
         return _compile_cmp(query, table, node, now_ms)
