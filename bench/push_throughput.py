@@ -21,9 +21,10 @@ def main() -> int:
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="bench-push-")
     os.environ["CONVERSION_SYNC_DATA_DIR"] = folder
+    from sandbox_org.testing import running_sandbox
+
     from conversion_sync.config import load_sync_settings
     from conversion_sync.resources.salesforce import SalesforceResource
-    from sandbox_org.testing import running_sandbox
     from conversion_sync.service.entry import identify_entries
     from conversion_sync.service.push import push
     from conversion_sync.store.database import open_engine
@@ -32,7 +33,7 @@ def main() -> int:
 
     engine = open_engine(f"sqlite:///{folder}/conversion.db")
     settings = load_sync_settings().model_copy(update={"bulk_ingest_threshold": args.bulk_threshold})
-    now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
+    now = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
     with running_sandbox() as sandbox:
         os.environ.update(sandbox.env())
         entries = [Entry(email=f"p{i}@example.com", traits={"first_name": "Push", "last_name": f"P{i}"},

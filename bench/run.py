@@ -135,7 +135,7 @@ def sync_step(env: dict[str, str], profile: str | None = None) -> dict:
     pulled = sum(result.steps.get(a, {}).get("pulled", 0) for a in
                  ("salesforce_accounts", "salesforce_contacts", "salesforce_leads"))
     push = result.steps.get("salesforce_push", {})
-    return {"seconds": seconds, "pulled": pulled, "steps": {k: v for k, v in result.steps.items()}, "push": push}
+    return {"seconds": seconds, "pulled": pulled, "steps": dict(result.steps.items()), "push": push}
 
 
 def floor_step(env: dict[str, str], api: str, since: str | None) -> dict:

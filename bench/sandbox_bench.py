@@ -14,14 +14,13 @@ import argparse
 import json
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
-
-from simple_salesforce import format_soql
+from datetime import UTC, datetime, timedelta
 
 from sandbox_org.testing import running_sandbox
+from simple_salesforce import format_soql
 
 FIELDS = "Id, Email, FirstName, LastName, Title, AccountId, SystemModstamp, LastModifiedDate, IsDeleted"
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=30)
 
 

@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox_org.testing import running_sandbox  # noqa: E402
-from tests.soak import checks  # noqa: E402
-from tests.soak.driver import Profile, SoakDriver, seed_from_env  # noqa: E402
+from sandbox_org.testing import running_sandbox
+
+from tests.soak import checks
+from tests.soak.driver import Profile, SoakDriver, seed_from_env
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,8 +33,8 @@ def main() -> int:
     os.environ["CONVERSION_DATABASE_URL"] = args.database or f"sqlite:///{folder}/conversion.db"
     os.environ["CONVERSION_SYNC_SETTLE_SECONDS"] = "0"
     import dagster as dg
-
     from sandbox_org.testing import running_sandbox
+
     from conversion_sync.runner import run_sync_cycle
 
     with running_sandbox() as sandbox:

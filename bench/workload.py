@@ -117,5 +117,5 @@ def changes_w2(org, *, count: int = 10_000, seed: int = 11) -> dict[str, int]:
             elif kind == "move_account":
                 org.update("Contact", pick("Contact"), {"AccountId": rng.choice(ids["Account"])})
             elif kind == "delete":
-                org.delete(*((("Contact", pick("Contact")) if i % 2 else ("Lead", pick("Lead")))))
+                org.delete(*(("Contact", pick("Contact")) if i % 2 else ("Lead", pick("Lead"))))
     return done

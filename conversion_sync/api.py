@@ -8,14 +8,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, overload
 
-from conversion_sync.settings.sync import load_sync_settings
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.runner import CycleResult, run_job
 from conversion_sync.service.entry import EntryOutcome, ImportSummary, identify_entries
 from conversion_sync.service.entry import import_csv as _import_csv
+from conversion_sync.settings.sync import load_sync_settings
 from conversion_sync.store.editing import set_contact_field
 from conversion_sync.store.identity import request_push
 from conversion_sync.store.merge import merge_contacts as _merge
@@ -23,7 +24,7 @@ from conversion_sync.sync.identity import Entry
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def identify(email: str | None = None, *, traits: dict[str, Any] | None = None, user_id: str | None = None,
@@ -42,6 +43,11 @@ def import_csv(path: str | Path, *, sync: str | None = None) -> ImportSummary:
     return summary
 
 
+@overload
+def push_contacts(contact_ids: Sequence[int] = (), *, all_skipped: bool = False,
+                  now: Literal[True] = True) -> CycleResult: ...
+@overload
+def push_contacts(contact_ids: Sequence[int] = (), *, all_skipped: bool = False, now: Literal[False]) -> list[int]: ...
 def push_contacts(contact_ids: Sequence[int] = (), *, all_skipped: bool = False, now: bool = True) -> CycleResult | list[int]:
     """P3 (the workflow entry point): push these contacts, or all skipped ones, to Salesforce.
 

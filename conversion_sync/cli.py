@@ -19,7 +19,8 @@ import os
 import subprocess
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conversion_sync.errors import ContactNotFound, InvalidInput
 from conversion_sync.store.queries import PUSH_STATES
@@ -231,7 +232,7 @@ def _engine():
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # -- handlers: each returns (payload for --json, text) ----------------------------------------------
@@ -279,10 +280,9 @@ def cmd_contacts_show(args) -> tuple[Any, str]:
 
 
 def cmd_contacts_set(args) -> tuple[Any, str]:
+    from conversion_sync.cli_text import kept_from_salesforce
     from conversion_sync.settings.sync import load_sync_settings
     from conversion_sync.store.editing import set_contact_field
-
-    from conversion_sync.cli_text import kept_from_salesforce
     from conversion_sync.store.queries import get_contact
 
     settings = load_sync_settings()
@@ -305,17 +305,18 @@ def cmd_contacts_add(args) -> tuple[Any, str]:
               if getattr(args, name)}
     outcome = api.identify(args.email, traits=traits, user_id=args.user_id, cookie=args.cookie,
                            salesforce_id=args.salesforce_id, sync=args.sync, source="cli")
-    if outcome.error:   # identify reports a refused entry on the outcome (P2), it does not raise
+    if outcome.error or outcome.contact_id is None:   # identify reports a refused entry on the outcome (P2)
         raise InvalidInput(f"{outcome.error}.")
     how = "created" if outcome.created else f"matched by {outcome.matched_by}"
     with _engine().connect() as conn:
         from conversion_sync.store.queries import get_contact
 
         contact = get_contact(conn, outcome.contact_id)
+    if contact is None:     # deleted by someone else in between
+        raise InvalidInput(f"Contact {outcome.contact_id} was removed just after it was entered.")
     state = {"queued": "queued for Salesforce (the push sensor sends it within seconds; "
-                       "or run `conversion-sync contacts push %d`)" % outcome.contact_id,
-             "skipped": "not sent to Salesforce (push it later with `conversion-sync contacts push %d`)"
-                        % outcome.contact_id}.get(contact["push_state"], contact["push_state"] or "")
+                       f"or run `conversion-sync contacts push {outcome.contact_id}`)",
+             "skipped": f"not sent to Salesforce (push it later with `conversion-sync contacts push {outcome.contact_id}`)"}.get(contact["push_state"], contact["push_state"] or "")
     payload = {"contact_id": outcome.contact_id, "created": outcome.created, "matched_by": outcome.matched_by,
                "push_state": contact["push_state"]}
     return payload, f"contact {outcome.contact_id} {how}; {state}".rstrip("; ")
@@ -324,8 +325,8 @@ def cmd_contacts_add(args) -> tuple[Any, str]:
 def cmd_contacts_import(args) -> tuple[Any, str]:
     from pathlib import Path
 
-    from conversion_sync.settings.sync import load_sync_settings
     from conversion_sync.service.entry import import_csv
+    from conversion_sync.settings.sync import load_sync_settings
 
     summary, ignored = import_csv(_engine(), load_sync_settings(), Path(args.file), sync=args.sync, now=_now())
     lines = [f"line {o.line}: {o.error}" for o in summary.failed]

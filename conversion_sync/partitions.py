@@ -37,7 +37,7 @@ def partitions_start_date() -> str:
     value = os.environ.get("CONVERSION_SYNC_PARTITIONS_START", "").strip()
     if value:
         return _valid(value, "CONVERSION_SYNC_PARTITIONS_START")
-    this_month = dt.datetime.now(dt.timezone.utc).date().replace(day=1)
+    this_month = dt.datetime.now(dt.UTC).date().replace(day=1)
     default = (this_month - dt.timedelta(days=1)).replace(day=1).isoformat()
     home = os.environ.get("DAGSTER_HOME", "").strip()
     if not home or not os.path.isdir(home):
@@ -93,14 +93,14 @@ def partition_bounds(keys: list[str]) -> list[tuple[str, dt.datetime, dt.datetim
     """(key, start, end) of each daily partition key, as aware UTC datetimes."""
     bounds = []
     for key in keys:
-        start = dt.datetime.fromisoformat(key).replace(tzinfo=dt.timezone.utc)
+        start = dt.datetime.fromisoformat(key).replace(tzinfo=dt.UTC)
         bounds.append((key, start, start + dt.timedelta(days=1)))
     return bounds
 
 
 def first_partition_start() -> dt.datetime:
     """Start of the first partition (a run reads its own assets' partitions instead)."""
-    return sync_partitions().start.astimezone(dt.timezone.utc)
+    return sync_partitions().start.astimezone(dt.UTC)
 
 
 def first_partition_key() -> str:
@@ -108,5 +108,5 @@ def first_partition_key() -> str:
 
 
 def partition_key_for(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d")
 

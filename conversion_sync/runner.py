@@ -11,23 +11,24 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dagster as dg
 
 from conversion_sync.assets.conversion import COMPANY_COUNTS, CONTACT_COUNTS
 from conversion_sync.assets.salesforce import EXTRACT_COUNTS
-from conversion_sync.settings.paths import default_dagster_home, ensure_dagster_home
-from conversion_sync.settings.salesforce import salesforce_settings_from_env
-from conversion_sync.settings.sync import load_sync_settings
 from conversion_sync.definitions import defs
 from conversion_sync.errors import ConfigError
 from conversion_sync.jobs.sensors import incremental_run_tags, is_sync_run
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.service.failures import domain_error_names, exit_code_of
 from conversion_sync.service.reclaim import reclaim_dead_runs
+from conversion_sync.settings.paths import default_dagster_home, ensure_dagster_home
+from conversion_sync.settings.salesforce import salesforce_settings_from_env
+from conversion_sync.settings.sync import load_sync_settings
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ def run_job(job_name: str, *, tags: dict[str, str] | None = None, run_config: di
                                        for key in per_partition if key in values}}
             cycle.steps[name] = values
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
+            evaluation = event.asset_check_evaluation_data
             cycle.checks[evaluation.check_name] = evaluation.passed
         elif event.is_step_failure and cycle.error is None:
             error = event.step_failure_data.error
@@ -221,6 +222,6 @@ def user_message(error) -> str:
 def run_sync_cycle(instance: dg.DagsterInstance | None = None, now: dt.datetime | None = None,
                    on_wait: Callable[[str], None] | None = None) -> CycleResult:
     """One incremental cycle: pull then push, exactly what the 5-minute sensor launches."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return run_job("sync_job", tags=incremental_run_tags(ConversionDatabase(), now), instance=instance,
                    on_wait=on_wait)

@@ -10,7 +10,7 @@ import uuid
 # A short partition history for the suite (before conversion_sync.partitions is imported): the
 # first sync materializes every partition since the start, one Dagster event per day and asset.
 os.environ.setdefault("CONVERSION_SYNC_PARTITIONS_START",
-                      str(_dt.datetime.now(_dt.timezone.utc).date() - _dt.timedelta(days=5)))
+                      str(_dt.datetime.now(_dt.UTC).date() - _dt.timedelta(days=5)))
 
 import pytest
 from sqlalchemy import create_engine, text

@@ -2,6 +2,7 @@
 
 
 import dagster as dg
+
 from conversion_sync.assets.keys import CONTACTS, SALESFORCE_PUSH
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.store import checks as check_queries

@@ -2,10 +2,10 @@
 by `conversion_assets` when the definitions load (the partitions are known only then)."""
 
 
-from collections import Counter
 
 import dagster as dg
 
+from conversion_sync.assets.keys import COMPANIES, CONTACTS, SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
 from conversion_sync.assets.runtime import (
     add_partition_counts,
     hold_sync,
@@ -16,9 +16,8 @@ from conversion_sync.assets.runtime import (
     run_partitions,
     table_metadata,
 )
-from conversion_sync.assets.keys import COMPANIES, CONTACTS, SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
 from conversion_sync.resources.database import ConversionDatabase
-from conversion_sync.service.apply import apply_accounts, apply_people
+from conversion_sync.service.apply import ApplyCounts, apply_accounts, apply_people
 from conversion_sync.store import health
 from conversion_sync.store.schema import companies as companies_table
 from conversion_sync.store.schema import contacts as contacts_table
@@ -90,7 +89,7 @@ def health_metadata(engine) -> dict:
             **number_metadata("push_errors", errors)}
 
 
-def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase, step: str, apply) -> Counter:
+def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase, step: str, apply) -> ApplyCounts:
     """Apply the mirror's pending records under the sync lock, and record the step for `status`."""
     engine, settings, run_id = database.engine(), database.settings(), context.run.run_id
     partitions = run_partitions(context)

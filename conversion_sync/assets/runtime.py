@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 from sqlalchemy import Table
 
-from conversion_sync.partitions import SYNC_POOL, MODE_TAG, partition_bounds
+from conversion_sync.partitions import MODE_TAG, SYNC_POOL, partition_bounds
 from conversion_sync.service.failures import domain_error, sentence
 from conversion_sync.store import runs as run_records
 from conversion_sync.sync.windows import PullWindow, plan_window
-
 
 OWNERS = ["team:data-engineering"]
 # Freshness (Dagster's own policy, evaluated by the daemon between runs): a sync every 5
@@ -29,7 +29,7 @@ def partitioned_sync_asset(partitions_def: dg.PartitionsDefinition, **kwargs: An
                     pool=SYNC_POOL, owners=OWNERS, freshness_policy=SYNC_FRESHNESS, **kwargs)
 
 
-def hold_sync(context: dg.AssetExecutionContext, database: Any) -> None:
+def hold_sync(context: dg.AssetExecutionContext | dg.OpExecutionContext, database: Any) -> None:
     """R1: take the sync for this whole run at its first step (later steps re-enter it); it is
     let go when the run has ended. A step that has to wait says for which run, in the run's log."""
     run_id, instance = context.run.run_id, context.instance
@@ -43,7 +43,7 @@ def hold_sync(context: dg.AssetExecutionContext, database: Any) -> None:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def run_partitions(context: dg.AssetExecutionContext) -> list[tuple[str, dt.datetime, dt.datetime]]:
@@ -57,7 +57,7 @@ def is_incremental(context: dg.AssetExecutionContext) -> bool:
 def window_for(context: dg.AssetExecutionContext, *, live_watermark: dt.datetime | None,
                lookback_seconds: int, settle_seconds: int, now: dt.datetime) -> PullWindow:
     partitions = run_partitions(context)
-    first = context.assets_def.partitions_def.start.astimezone(dt.timezone.utc)  # this run's own partitions
+    first = context.assets_def.partitions_def.start.astimezone(dt.UTC)  # this run's own partitions
     return plan_window(range_start=partitions[0][1], range_end=partitions[-1][2],
                        first_partition_start=first, live_watermark=live_watermark,
                        incremental=is_incremental(context), now=now,
@@ -141,10 +141,9 @@ def recorded_step(engine, run_id: str, step: str, partition: str | None):
         error = domain_error(exc)
         message = sentence(error) if error is not None else \
             (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        try:
+        # The database itself may be what failed; the run shows the error anyway.
+        with contextlib.suppress(Exception):
             record_step(engine, run_id, step, partition, started, status="failure", error=message[:500])
-        except Exception:  # the database itself may be what failed; the run shows the error anyway
-            pass
         if error is None:
             raise
         raise dg.Failure(description=message, metadata={"error": type(error).__name__}) from error

@@ -5,10 +5,10 @@ definitions load (the partitions are known only then)."""
 
 import dagster as dg
 
+from conversion_sync.assets.keys import SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
 from conversion_sync.assets.runtime import (
     add_partition_counts,
     api_metadata,
-    count_metadata,
     hold_sync,
     partitioned_sync_asset,
     record_step,
@@ -19,7 +19,6 @@ from conversion_sync.assets.runtime import (
     utcnow,
     window_for,
 )
-from conversion_sync.assets.keys import SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
 from conversion_sync.partitions import partition_key_for
 from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.resources.salesforce import SalesforceResource

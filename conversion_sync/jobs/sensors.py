@@ -106,7 +106,7 @@ def sync_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
     if active is not None:
         return dg.SkipReason(f"sync run {active.run_id[:8]} ({active.job_name}) is {active.status.value.lower()}; "
                              "the next cycle starts when it has finished")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     last = _last_live_sync(context.instance)
     due = now.timestamp()
     asked = requested_since(context.instance, last)
@@ -133,7 +133,7 @@ def push_sensor(context: dg.SensorEvaluationContext, database: ConversionDatabas
     if not database.settings().write_to_salesforce:
         return dg.SkipReason("writing to Salesforce is switched off (write_to_salesforce: false)")
     with database.engine().connect() as conn:
-        due = push_store.work_due_count(conn, dt.datetime.now(dt.timezone.utc))
+        due = push_store.work_due_count(conn, dt.datetime.now(dt.UTC))
     if not due:
         return dg.SkipReason("nothing queued for Salesforce that can be sent now")
     active = active_sync_run(context.instance)
@@ -162,4 +162,4 @@ def _after_failed_pushes(instance: dg.DagsterInstance) -> float:
         return 0.0
     ended = records[0].end_time or records[0].create_timestamp.timestamp()
     delay = min(PUSH_RETRY_MAX_SECONDS, PUSH_RETRY_SECONDS * 2 ** (failures - 1))
-    return ended + delay - dt.datetime.now(dt.timezone.utc).timestamp()
+    return ended + delay - dt.datetime.now(dt.UTC).timestamp()

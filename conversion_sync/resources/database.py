@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 from pydantic import Field
 from sqlalchemy import Engine
 
+from conversion_sync.errors import ConfigError
 from conversion_sync.settings.paths import data_dir, database_url
 from conversion_sync.settings.sync import SyncSettings, load_sync_settings
-from conversion_sync.errors import ConfigError
 from conversion_sync.store import run_hold
 from conversion_sync.store.database import open_engine
 from conversion_sync.store.lock import hold_lock

@@ -7,25 +7,36 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
-from conversion_sync.settings.salesforce import SalesforceSettings, salesforce_settings_from_env
 from conversion_sync.errors import SalesforceAuthError
 from conversion_sync.resources.salesforce_auth import API_VERSION, VerifiedSession, login
-from conversion_sync.resources.salesforce_policy import ApiBudget, Backoff, ReLogin, error_message, failure_for, run_call
+from conversion_sync.resources.salesforce_policy import (
+    ApiBudget,
+    Backoff,
+    ReLogin,
+    error_message,
+    failure_for,
+    run_call,
+)
 from conversion_sync.resources.salesforce_retry import error_code
 from conversion_sync.resources.salesforce_usage import ApiUsage
+from conversion_sync.settings.salesforce import SalesforceSettings, salesforce_settings_from_env
 
 __all__ = ["ApiUsage", "SalesforceClient", "SalesforceResource", "error_code", "error_message"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# What sObject Collections answer: one result per record (simple-salesforce types restful() as Any | None,
+# None being a 204 answer, which these calls never get).
+_RECORD_RESULTS = list[dict[str, Any]]
 COLLECTION_LIMIT = 200
 
 
@@ -108,7 +119,7 @@ class SalesforceClient:
             if result.get("done", True) or not next_url:
                 return
             result = self.call("fetching the next page of a query",
-                               lambda sf: sf.query_more(next_url, identifier_is_url=True, headers=headers))
+                               lambda sf: sf.query_more(next_url, identifier_is_url=True, headers=headers))  # noqa: B023 (called at once)
 
     def query(self, soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         return [record for page in self.query_pages(soql, include_deleted=include_deleted) for record in page]
@@ -143,23 +154,23 @@ class SalesforceClient:
         """sObject Collections create (≤200 records, each with attributes.type); not retried on
         connection loss, because the records may have been created (the caller looks up)."""
         _check_collection(records)
-        return self.call("creating records", lambda sf: sf.restful(
-            "composite/sobjects", method="POST", json={"allOrNone": all_or_none, "records": records}),
+        return self.call("creating records", lambda sf: cast(_RECORD_RESULTS, sf.restful(
+            "composite/sobjects", method="POST", json={"allOrNone": all_or_none, "records": records})),
             idempotent=False)
 
     def collection_update(self, records: list[dict[str, Any]], *, all_or_none: bool = False) -> list[dict[str, Any]]:
         """sObject Collections update (≤200 records, each with attributes.type and id)."""
         _check_collection(records)
-        return self.call("updating records", lambda sf: sf.restful(
-            "composite/sobjects", method="PATCH", json={"allOrNone": all_or_none, "records": records}))
+        return self.call("updating records", lambda sf: cast(_RECORD_RESULTS, sf.restful(
+            "composite/sobjects", method="PATCH", json={"allOrNone": all_or_none, "records": records})))
 
     def collection_upsert(self, sobject: str, external_id_field: str,
                           records: list[dict[str, Any]], *, all_or_none: bool = False) -> list[dict[str, Any]]:
         """sObject Collections upsert by an external id: idempotent, so retried like a read."""
         _check_collection(records)
-        return self.call("upserting records", lambda sf: sf.restful(
+        return self.call("upserting records", lambda sf: cast(_RECORD_RESULTS, sf.restful(
             f"composite/sobjects/{sobject}/{external_id_field}", method="PATCH",
-            json={"allOrNone": all_or_none, "records": records}))
+            json={"allOrNone": all_or_none, "records": records})))
 
     def bulk_ingest(self, sobject: str, operation: str, records: list[dict[str, Any]],
                     *, external_id_field: str | None = None) -> dict[str, list[dict[str, Any]]]:

@@ -11,14 +11,15 @@ import logging
 import re
 import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from xml.sax.saxutils import escape
 
 import requests
 
-from conversion_sync.settings.salesforce import SalesforceSettings, reveal
 from conversion_sync.errors import SalesforceAuthError, SalesforceCertificateError, SalesforceConnectionError
+from conversion_sync.settings.salesforce import SalesforceSettings, reveal
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class VerifiedSession(requests.Session):
             settings["verify"] = self._ca_bundle
         return settings
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self._timeout)
         response = super().request(method, url, *args, **kwargs)
         if self._on_response is not None:

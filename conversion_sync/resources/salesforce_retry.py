@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import enum
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import requests
-from urllib3.exceptions import NewConnectionError
 from simple_salesforce.exceptions import (
     SalesforceError,
     SalesforceExpiredSession,
@@ -26,6 +25,7 @@ from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
 )
+from urllib3.exceptions import NewConnectionError
 
 RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"})
 # Salesforce rolls a failed transaction back on these, so even a create can be repeated.
@@ -95,8 +95,8 @@ def classify(exc: BaseException, *, idempotent: bool = True) -> Decision:
         return Decision(Verdict.FAIL, Cause.CERTIFICATE, "TLS certificate not verified")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return Decision(Verdict.RETRY, Cause.TIMEOUT, "no connection in time")   # nothing was sent
-    if isinstance(exc, requests.exceptions.ConnectionError) and _not_connected(exc):
-        return Decision(Verdict.RETRY, Cause.REFUSED, _not_connected(exc))     # nothing was sent
+    if isinstance(exc, requests.exceptions.ConnectionError) and (refused := _not_connected(exc)):
+        return Decision(Verdict.RETRY, Cause.REFUSED, refused)     # nothing was sent
     if isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
                         requests.exceptions.ChunkedEncodingError)):
         timeout = isinstance(exc, requests.exceptions.Timeout)

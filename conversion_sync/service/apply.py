@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from conversion_sync.settings.sync import SyncSettings
-from conversion_sync.store.describe import read_only_fields
 from conversion_sync.store import contacts as contact_store
 from conversion_sync.store import staging
+from conversion_sync.store.describe import read_only_fields
 from conversion_sync.sync.companies import CompanyApplier
 from conversion_sync.sync.pull import CompanyRef, ContactApplier
 from conversion_sync.sync.records import PulledRecord
@@ -31,7 +32,7 @@ class ApplyCounts(Counter):
     """The counts of an apply step, and the same per partition (`by_partition`) when the step
     was given one: each record counts on the partition of its SystemModstamp."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.by_partition: dict[str, Counter] = {}
 
@@ -61,7 +62,8 @@ def _by_partition(batch: list[PulledRecord], partition_of: PartitionOf | None):
     if partition_of is None:
         yield None, batch
         return
-    piece, key = [], None
+    piece: list[PulledRecord] = []
+    key: str | None = None
     for record in batch:
         day = partition_of(record.system_modstamp)
         if piece and day != key:

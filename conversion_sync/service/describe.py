@@ -8,7 +8,8 @@ org no longer shows (`refresh=True`)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Engine
 

@@ -7,14 +7,14 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from sqlalchemy import Engine
 
-from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.errors import InvalidInput
+from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store.identity import load_for_entries, write_identities
 from conversion_sync.sync.fields import CONTACT_FIELDS
 from conversion_sync.sync.identity import Entry, EntryError, IdentityResolver
@@ -56,7 +56,7 @@ def identify_entries(engine: Engine, settings: SyncSettings, entries: Sequence[E
     outcomes: list[EntryOutcome] = []
     for start in range(0, len(entries), BATCH):
         outcomes.extend(_identify_batch(engine, settings, entries[start:start + BATCH], lines[start:start + BATCH],
-                                        now or dt.datetime.now(dt.timezone.utc), run_id))
+                                        now or dt.datetime.now(dt.UTC), run_id))
     return outcomes
 
 
@@ -187,7 +187,7 @@ def import_csv(engine: Engine, settings: SyncSettings, path: Path, *, sync: str 
                now: dt.datetime | None = None) -> tuple[ImportSummary, list[str]]:
     """P1: every good row enters (P2 decides new or matched); a bad row is reported with its line."""
     rows, ignored = read_csv(path, sync=sync, custom_fields=settings.custom_fields)
-    good = [row for row in rows if row.entry is not None]
-    outcomes = identify_entries(engine, settings, [row.entry for row in good], lines=[row.line for row in good], now=now)
+    good = [(row.entry, row.line) for row in rows if row.entry is not None]
+    outcomes = identify_entries(engine, settings, [entry for entry, _ in good], lines=[line for _, line in good], now=now)
     outcomes += [EntryOutcome(line=row.line, error=row.error) for row in rows if row.entry is None]
     return ImportSummary(sorted(outcomes, key=lambda o: o.line or 0)), ignored

@@ -12,20 +12,20 @@ import logging
 import queue
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from sqlalchemy import Engine
 
-from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, ConfigError
 from conversion_sync.resources.salesforce import SalesforceClient, error_code, error_message
 from conversion_sync.service.describe import not_visible, org_fields
+from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import describe as describe_store
 from conversion_sync.store import staging, watermarks
-from conversion_sync.sync.records import SYSTEM_FIELDS, from_api
+from conversion_sync.sync.records import SYSTEM_FIELDS, PulledRecord, from_api
 from conversion_sync.sync.windows import PullWindow, partition_finder, partition_watermarks
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class FieldLists:
 
     def select(self, sobject: str) -> list[str]:
         described = self._describe(sobject)
-        missing = [name for name in not_visible(described, SYSTEM_FIELDS[sobject])]
+        missing = list(not_visible(described, SYSTEM_FIELDS[sobject]))
         if missing:
             raise ConfigError(f"Salesforce does not show {', '.join(f'{sobject}.{n}' for n in missing)} to the "
                               "integration user, and the sync cannot work without it; give the user read access.")
@@ -114,7 +114,7 @@ class FieldLists:
 def soql_datetime(value: dt.datetime) -> str:
     """A datetime literal with milliseconds (format_soql drops sub-second precision, which would
     shift a window bound by up to a second); built from a datetime, never from user input."""
-    value = value.astimezone(dt.timezone.utc)
+    value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
@@ -287,7 +287,7 @@ def _related_records(client: SalesforceClient, settings: SyncSettings, sobject: 
     """Records the batch needs and the mirror lacks, fetched in batches of ids:
     - for Contacts seen for the first time, the Leads that converted into them (R7, Contact first);
     - the Accounts their AccountId / ConvertedAccountId name (R6, R7)."""
-    fetched = []
+    fetched: list[PulledRecord] = []
     if sobject == "Contact" and settings.pull_leads:
         # Conversion copies the Lead's email to the Contact: only a new Contact sharing an email
         # with a Lead the mirror knows can be the product of a conversion not yet pulled.

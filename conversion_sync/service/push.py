@@ -23,8 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from simple_salesforce import format_soql
 from sqlalchemy import Connection, Engine
@@ -175,7 +176,7 @@ def _link_or_create(run: PushRun) -> None:
 def _link_existing(run: PushRun, batch: list[ContactState]) -> list[ContactState]:
     """Look the batch's emails up (Contacts, then open Leads) and link to unclaimed records."""
     emails = sorted({c.values["email"].strip() for c in batch})
-    found: dict[str, list[PulledRecord]] = defaultdict(list)     # email key -> records, newest first
+    found: dict[str | None, list[PulledRecord]] = defaultdict(list)     # email key -> records, newest first
     for sobject, condition in (("Contact", ""), ("Lead", "IsConverted = false AND ")):
         for chunk in email_chunks(emails):
             soql = format_soql(f"SELECT {run.select(sobject)} FROM {sobject} "
@@ -186,15 +187,17 @@ def _link_existing(run: PushRun, batch: list[ContactState]) -> list[ContactState
     with run.engine.connect() as conn:
         claimed = push_store.linked_salesforce_ids(
             conn, [record.salesforce_id for records in found.values() for record in records])
-    links, staged, remaining = [], [], []
+    links: list[tuple[int, str, str, str]] = []
+    staged: list[PulledRecord] = []
+    remaining: list[ContactState] = []
     for contact in batch:
-        record = pick_unclaimed(found.get(contact.email_key, []), claimed)
-        if record is None:
+        unclaimed = pick_unclaimed(found.get(contact.email_key, []), claimed)
+        if unclaimed is None:
             remaining.append(contact)
             continue
-        claimed.add(record.salesforce_id)
-        links.append((contact.key, record.salesforce_id, record.sobject, "found"))
-        staged.append(record)
+        claimed.add(unclaimed.salesforce_id)
+        links.append((contact.key, unclaimed.salesforce_id, unclaimed.sobject, "found"))
+        staged.append(unclaimed)
     if links:
         with run.engine.begin() as conn:
             staging.stage_records(conn, staged, run_id=run.run_id, now=run.now)
@@ -228,8 +231,11 @@ def _create(run: PushRun, batch: list[ContactState]) -> None:
                                      "Salesforce up by email before creating" for c in batch})
         run.count_rejected([exc.reason or "no answer"] * len(batch))
         return
-    links, mirror, failures, written = [], [], {}, {}
-    for contact, record, outcome in zip(batch, records, results):
+    links: list[tuple[int, str, str, str]] = []
+    mirror: list[dict[str, Any]] = []
+    failures: dict[int, str] = {}
+    written: dict[str, tuple[ContactState, list[str]]] = {}
+    for contact, record, outcome in zip(batch, records, results, strict=False):
         if outcome.get("success"):
             sent = {k: to_text(v) for k, v in record.items() if k not in ("attributes", external, "AccountId")}
             salesforce_id = to_18(outcome["id"])
@@ -323,7 +329,7 @@ def _write_collection(run: PushRun, sobject: str, items) -> None:
     records = [{"attributes": {"type": sobject}, "id": c.salesforce_id, **values} for c, values, _ in items]
     results = run.client.collection_update(records)
     outcomes = {}
-    for (candidate, _, _), outcome in zip(items, results):
+    for (candidate, _, _), outcome in zip(items, results, strict=False):
         outcomes[candidate.contact.key] = None if outcome.get("success") else errors_text(outcome)
     _record_updates(run, sobject, items, outcomes)
 

@@ -5,14 +5,15 @@ records back for Salesforce's own stamps (R5)."""
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceError
 
-from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.errors import ApiBudgetExhausted, SalesforceApiError, SalesforceConnectionError
 from conversion_sync.resources.salesforce import SalesforceClient
 from conversion_sync.service.extract import select_fields
+from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import staging
 from conversion_sync.sync.records import PulledRecord, from_api
 
@@ -26,8 +27,9 @@ class LimitsFirst:
     that the budget is checked before anything is spent and a push with nothing to do spends no
     call at all."""
 
-    _CALLS = {"query", "query_pages", "count", "describe", "field_names", "collection_create",
-              "collection_update", "collection_upsert", "bulk_ingest", "bulk_query_pages"}
+    _CALLS: ClassVar[frozenset[str]] = frozenset({
+        "query", "query_pages", "count", "describe", "field_names", "collection_create",
+        "collection_update", "collection_upsert", "bulk_ingest", "bulk_query_pages"})
 
     def __init__(self, client: SalesforceClient):
         self._client = client

@@ -85,7 +85,7 @@ def why_dead(holder: Holder | None, run: dg.DagsterRun, run_started: float | Non
 def reclaim_dead_runs(instance: dg.DagsterInstance, engine: Engine, *, stale_seconds: float,
                       is_sync_run=lambda run: True, now: dt.datetime | None = None) -> list[Reclaimed]:
     """Mark failed every active sync run whose process is gone; returns what was reclaimed."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     records = [r for r in instance.get_run_records(dg.RunsFilter(statuses=_ACTIVE), limit=200)
                if is_sync_run(r.dagster_run)]
     if not records:

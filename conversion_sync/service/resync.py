@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 from simple_salesforce import format_soql
 from sqlalchemy import Engine
@@ -57,12 +57,14 @@ def resolve_ids(engine: Engine, salesforce_ids: Sequence[str], contact_ids: Sequ
     if contact_ids:
         with engine.connect() as conn:
             linked = salesforce_ids_of(conn, contact_ids)
-        result.unknown_contacts = sorted(set(int(i) for i in contact_ids) - set(linked))
+        result.unknown_contacts = sorted({int(i) for i in contact_ids} - set(linked))
         result.not_linked = sorted(i for i, sf_id in linked.items() if sf_id is None)
         wanted.extend(sf_id for sf_id in linked.values() if sf_id is not None)
     by_object: dict[str, list[str]] = {}
     for sf_id in dict.fromkeys(wanted):
-        by_object.setdefault(object_for_id(sf_id), []).append(sf_id)
+        sobject = object_for_id(sf_id)
+        if sobject is not None:     # always: ids of other objects were refused above
+            by_object.setdefault(sobject, []).append(sf_id)
     result.requested = list(dict.fromkeys(wanted))
     return by_object
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
@@ -280,7 +281,7 @@ def _mappings(defaults: Mapping[str, Mapping[str, Any]], overrides: Any, *, know
 
 def _salesforce_names(value: Any, objects: tuple[str, ...], name: str) -> dict[str, str]:
     if isinstance(value, str):
-        value = {sobject: value for sobject in objects}
+        value = dict.fromkeys(objects, value)
     if not isinstance(value, dict) or not value:
         raise ConfigError(f"{name}.salesforce must be a field name or a mapping like {{Lead: Phone, Contact: MobilePhone}}.")
     names = {}

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Boolean, Connection, Table, insert
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import JSON, TypeDecorator
 
 COPY_MIN_ROWS = 50   # below this an INSERT is as fast and keeps the statement log readable
@@ -61,7 +63,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     given = list(rows[0])
     defaults = {c.name: c.default.arg for c in table.columns
-                if c.name not in given and c.default is not None and c.default.is_scalar}
+                if c.name not in given and isinstance(c.default, ScalarElementColumnDefault)}
     _copy(conn, table, table.name, rows, given, defaults)
 
 
@@ -77,10 +79,10 @@ def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict[str
 
     ids = list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
                             {"table": table.name, "n": len(rows)}).scalars())
-    with_ids = [{**row, "id": new_id} for row, new_id in zip(rows, ids)]
+    with_ids = [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=False)]
     given = list(with_ids[0])
     defaults = {c.name: c.default.arg for c in table.columns
-                if c.name not in given and c.default is not None and c.default.is_scalar}
+                if c.name not in given and isinstance(c.default, ScalarElementColumnDefault)}
     _copy(conn, table, table.name, with_ids, given, defaults)
     return ids
 
@@ -89,14 +91,17 @@ def _copy(conn: Connection, table: Table, target: str, rows: Sequence[dict[str, 
           defaults: dict[str, Any]) -> None:
     names = given + list(defaults)
     writers = [_column_writer(table.c[name], conn.dialect) for name in names]
-    fixed = [writer(defaults[name]) for name, writer in zip(names[len(given):], writers[len(given):])]
+    fixed = [writer(defaults[name]) for name, writer in zip(names[len(given):], writers[len(given):], strict=False)]
     buffer = io.StringIO()
-    head = list(zip(given, writers[:len(given)]))
+    head = list(zip(given, writers[:len(given)], strict=False))
     for row in rows:
         buffer.write("\t".join([*(writer(row[name]) for name, writer in head), *fixed]))
         buffer.write("\n")
     buffer.seek(0)
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:   # only once the connection was invalidated
+        raise RuntimeError("the database connection was closed before COPY")
+    cursor = dbapi.cursor()
     try:
         cursor.copy_expert(f"COPY {target} ({', '.join(names)}) FROM STDIN", buffer)
     finally:

@@ -4,7 +4,7 @@ a few queries load a batch's working set, and a few bulk statements write its ch
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
@@ -13,7 +13,7 @@ from conversion_sync.store.events import write_events, write_warnings
 from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts, sync_warnings
 from conversion_sync.store.staging import chunked
 from conversion_sync.sync.fields import COMPANY_FIELDS, CONTACT_FIELDS
-from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState, SyncEvent
+from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState
 from conversion_sync.sync.push import GAVE_UP, PUSHED, WAITING
 
 
@@ -85,7 +85,7 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
         rows = [{**_contact_row(c), "origin": c.origin, "salesforce_sync": c.salesforce_sync,
                  "created_at": c.created_at or now, "push_attempts": 0} for c in new]
         ids = insert_returning_ids(conn, contacts, rows)     # COPY on PostgreSQL (issue 10)
-        key_to_id.update({c.key: new_id for c, new_id in zip(new, ids)})
+        key_to_id.update({c.key: new_id for c, new_id in zip(new, ids, strict=False)})
     existing = [c for c in result.contacts.values() if not c.is_new]
     for c in existing:
         key_to_id[c.key] = c.key
@@ -110,7 +110,7 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
         # the queue (an edit newer than the record still goes out with the next push, P5).
         linked = [c.key for c in changed if "salesforce_id" in c.changed and c.salesforce_id is not None]
         for chunk in chunked(linked):
-            conn.execute(update(contacts).where(contacts.c.id.in_(chunk), contacts.c.push_state.in_(WAITING + (GAVE_UP,)))
+            conn.execute(update(contacts).where(contacts.c.id.in_(chunk), contacts.c.push_state.in_((*WAITING, GAVE_UP)))
                          .values(push_state=PUSHED, push_error=None, push_attempts=0, push_next_attempt_at=None))
             conn.execute(update(sync_warnings).where(sync_warnings.c.kind == "push_error",
                                                      sync_warnings.c.resolved_at.is_(None),
@@ -161,7 +161,7 @@ def company_from_row(row) -> CompanyState:
 
 
 def load_companies(conn: Connection, account_ids: Iterable[str]) -> list[CompanyState]:
-    states = []
+    states: list[CompanyState] = []
     for chunk in chunked(sorted(set(account_ids))):
         states.extend(company_from_row(row) for row in
                       conn.execute(select(companies).where(companies.c.salesforce_account_id.in_(chunk))))
@@ -183,7 +183,7 @@ def write_company_changes(conn: Connection, result: ApplyResult, *, run_id: str 
         rows = [{**_company_row(c), "created_at": c.created_at or now, "updated_at": c.updated_at or now}
                 for c in new]
         ids = insert_returning_ids(conn, companies, rows)     # COPY on PostgreSQL (issue 10)
-        key_to_id.update({c.key: new_id for c, new_id in zip(new, ids)})
+        key_to_id.update({c.key: new_id for c, new_id in zip(new, ids, strict=False)})
     changed = [c for c in result.companies.values() if not c.is_new]
     key_to_id.update({c.key: c.key for c in changed})
     unlinking = [{"b_id": c.key} for c in changed if "salesforce_account_id" in c.changed]

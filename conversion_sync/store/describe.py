@@ -4,7 +4,8 @@ warnings that name the mapped fields the integration user cannot see (R5)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 

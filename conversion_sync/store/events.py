@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from conversion_sync.store.bulk import insert_rows
 from conversion_sync.store.schema import sync_events, sync_warnings
 from conversion_sync.sync.model import SyncEvent, SyncWarning
-
 
 _REF = re.compile(r"<contact:(-?\d+)>")
 
@@ -64,7 +64,7 @@ def write_warnings(conn: Connection, warnings: Sequence[SyncWarning], contact_id
     """Insert warnings, skipping any already open with the same kind, contact and record."""
     resolved = [(w, _resolve(w.contact_key, contact_ids)) for w in warnings]
     involved = sorted({cid for _, cid in resolved if cid is not None})
-    open_keys = set()
+    open_keys: set[tuple[Any, ...]] = set()     # (kind, contact_id, salesforce_id) of open warnings
     for start in range(0, len(involved), 900):
         chunk = involved[start:start + 900]
         open_keys.update(conn.execute(

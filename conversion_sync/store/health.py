@@ -36,7 +36,7 @@ def backlog(conn: Connection, sobjects: tuple[str, ...] | None = None) -> dict[s
     wait for a retry), contacts queued for Salesforce and contacts whose push keeps failing."""
     pending = and_(sr.c.pending.is_(True), sr.c.sobject.in_(sobjects)) if sobjects else sr.c.pending.is_(True)
     row = conn.execute(select(func.count(), func.count(sr.c.last_error)).select_from(sr).where(pending)).one()
-    states = dict(conn.execute(select(contacts.c.push_state, func.count()).where(
+    states: dict[str, int] = dict(conn.execute(select(contacts.c.push_state, func.count()).where(
         contacts.c.push_state.in_(["queued", "failed", GAVE_UP])).group_by(contacts.c.push_state)).all())
     return {"records_pending": int(row[0]), "records_failed": int(row[1]),
             "contacts_queued": int(states.get("queued", 0)),

@@ -9,18 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from dataclasses import dataclass
-from typing import Iterable
-
 import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
 from sqlalchemy.exc import OperationalError
 
-from conversion_sync.store.sqlite_file import sqlite_path
 from conversion_sync.store.schema import sync_run_holders
+from conversion_sync.store.sqlite_file import sqlite_path
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _sidecars: dict[str, Engine] = {}
 _sidecars_guard = threading.Lock()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, or_, select, update
 
 from conversion_sync.store.contacts import load_contacts, write_contact_changes
 from conversion_sync.store.schema import contact_identifiers, contacts
@@ -50,9 +50,9 @@ def write_identities(conn: Connection, resolver: IdentityResolver, *, custom_fie
     if edits:
         conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"))
                      .values(edited_in_conversion_at=bindparam("edited"), salesforce_sync=bindparam("sync")), edits)
-    for state, rows in (("queued", [c for c in touched if c.push_request == "queued"]),
-                        ("skipped", [c for c in touched if c.push_request == "skipped"])):
-        ids = [key_to_id[c.key] for c in rows]
+    for state, requested in (("queued", [c for c in touched if c.push_request == "queued"]),
+                             ("skipped", [c for c in touched if c.push_request == "skipped"])):
+        ids = [key_to_id[c.key] for c in requested]
         for chunk in chunked(ids):
             conn.execute(update(contacts).where(contacts.c.id.in_(chunk))
                          .values(push_state=state, push_attempts=0, push_error=None, push_next_attempt_at=None))
@@ -61,7 +61,7 @@ def write_identities(conn: Connection, resolver: IdentityResolver, *, custom_fie
 
 def request_push(conn: Connection, *, contact_ids: Sequence[int] = (), all_skipped: bool = False) -> list[int]:
     """P3: queue contacts for the next push (by id, or every contact whose entry skipped it)."""
-    condition = []
+    condition: list[ColumnElement[bool]] = []
     if contact_ids:
         condition.append(contacts.c.id.in_(list(contact_ids)))
     if all_skipped:
@@ -72,5 +72,5 @@ def request_push(conn: Connection, *, contact_ids: Sequence[int] = (), all_skipp
     for chunk in chunked(ids):
         conn.execute(update(contacts).where(contacts.c.id.in_(chunk))
                      .values(push_state="queued", push_attempts=0, push_error=None, push_next_attempt_at=None))
-    return ids
+    return list(ids)
 

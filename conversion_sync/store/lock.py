@@ -16,13 +16,13 @@ import os
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import Engine, delete, insert, select, text
 
 from conversion_sync.errors import SyncLockHeld
-from conversion_sync.store.sqlite_file import sqlite_path
 from conversion_sync.store.schema import sync_lock
+from conversion_sync.store.sqlite_file import sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _file_lock(engine: Engine, name: str):
                 lock.release()
         return
     lock_path = path.with_name(f"{path.name}.{name}.lock")
-    handle = open(lock_path, "a+")
+    handle = open(lock_path, "a+")  # noqa: SIM115 (closed in the finally below, after the flock is released)
     # flock is per open file description, so threads of one process exclude each other too.
     locked = False
 
@@ -139,7 +139,7 @@ def _file_lock(engine: Engine, name: str):
 
 
 def _record_holder(engine: Engine, name: str, label: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         conn.execute(delete(sync_lock).where(sync_lock.c.name == name))
         conn.execute(insert(sync_lock).values(name=name, holder=label, acquired_at=now))

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, inspect, insert, select, func
+from sqlalchemy import Connection, Engine, func, insert, inspect, select
 from sqlalchemy.schema import CreateIndex
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from conversion_sync.errors import ConfigError
 from conversion_sync.store.lock import hold_lock
@@ -47,13 +48,13 @@ def upgrade(engine: Engine) -> int:
         raise ConfigError(
             f"The Conversion database is at schema version {version}, newer than this conversion-sync "
             f"understands ({SCHEMA_VERSION}); upgrade conversion-sync.")
-    with hold_lock(engine, "migrate", holder="schema upgrade", wait_seconds=120, record_holder=False):
-        with engine.begin() as conn:
+    with hold_lock(engine, "migrate", holder="schema upgrade", wait_seconds=120, record_holder=False), \
+            engine.begin() as conn:
             version = current_version(conn)
             if version == SCHEMA_VERSION:
                 return version
             _reconcile(conn)
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             start = (version or 0) + 1
             for step_version in range(start, SCHEMA_VERSION + 1):
                 if version is not None and step_version in DATA_STEPS:
@@ -77,7 +78,7 @@ def _reconcile(conn: Connection) -> None:
                 continue
             column_type = column.type.compile(dialect=conn.dialect)
             conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column_type}')
-            if column.default is not None and getattr(column.default, "is_scalar", False):
+            if isinstance(column.default, ScalarElementColumnDefault):
                 conn.exec_driver_sql(
                     f'UPDATE "{table.name}" SET "{column.name}" = ?' if conn.dialect.name == "sqlite"
                     else f'UPDATE "{table.name}" SET "{column.name}" = %(v)s',

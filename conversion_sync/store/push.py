@@ -4,8 +4,9 @@ outcome of each (linked, created, updated, or rejected with Salesforce's error a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
@@ -22,10 +23,10 @@ sr = salesforce_records
 
 # The stamps of a mirror row written without Salesforce's answer (the read-back failed): older
 # than anything Salesforce holds, so the next pull of the record always replaces them.
-UNKNOWN_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+UNKNOWN_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # A contact's `edited_in_conversion_at` once the push found nothing left to send for it (P5):
 # still set (the contact was edited in Conversion), older than any edit, so not a candidate.
-RECONCILED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+RECONCILED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def _due(now: dt.datetime):
@@ -266,7 +267,7 @@ def account_websites(conn: Connection) -> list[tuple[str, str]]:
 def work_due_count(conn: Connection, now: dt.datetime) -> int:
     """Contacts with push work that can be done now: queued, or failed with the backoff over
     (the push sensor's question; 0 on a settled store)."""
-    return conn.execute(select(func.count()).select_from(contacts).where(_work_due(now))).scalar()
+    return conn.execute(select(func.count()).select_from(contacts).where(_work_due(now))).scalar_one()
 
 
 def linked_waiting(conn: Connection, *, now: dt.datetime, contact_ids: Sequence[int] | None) -> list[int]:

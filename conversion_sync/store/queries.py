@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, case, false, func, select
 
@@ -144,7 +145,7 @@ def push_retry_outlook(conn: Connection) -> tuple[dt.datetime | None, int]:
     next_at = conn.execute(select(func.min(contacts.c.push_next_attempt_at))
                            .where(contacts.c.push_state == "failed")).scalar()
     if next_at is not None and next_at.tzinfo is None:
-        next_at = next_at.replace(tzinfo=dt.timezone.utc)
+        next_at = next_at.replace(tzinfo=dt.UTC)
     waiting = conn.execute(select(func.count()).select_from(contacts)
                            .where(contacts.c.push_state == "needs_attention")).scalar() or 0
     return next_at, int(waiting)
@@ -169,7 +170,7 @@ def jsonable(value: Any) -> Any:
 
 def salesforce_ids_of(conn: Connection, contact_ids: Iterable[int]) -> dict[int, str | None]:
     """Contact id -> the Salesforce id it is linked to (None: not linked); unknown ids are absent."""
-    ids = sorted(set(int(i) for i in contact_ids))
+    ids = sorted({int(i) for i in contact_ids})
     found: dict[int, str | None] = {}
     for start in range(0, len(ids), 500):
         rows = conn.execute(select(contacts.c.id, contacts.c.salesforce_id)

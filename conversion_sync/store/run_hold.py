@@ -17,8 +17,8 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from sqlalchemy import Engine
 
@@ -32,7 +32,7 @@ DEFAULT_STALE_SECONDS = 120.0
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(eq=False)

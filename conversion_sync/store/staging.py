@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, func, or_, select, update
 
 from conversion_sync.store.bulk import insert_rows, update_rows
 from conversion_sync.store.schema import salesforce_records as sr
@@ -35,13 +36,14 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
     batch = {record.salesforce_id: record for record in records}
     if not batch:
         return counts
-    existing = {}
+    existing: dict[str, Row[*tuple[Any, ...]]] = {}
     for ids in chunked(list(batch)):
-        for row in conn.execute(select(sr.c.salesforce_id, sr.c.system_modstamp, sr.c.applied_modstamp,
+        for stored in conn.execute(select(sr.c.salesforce_id, sr.c.system_modstamp, sr.c.applied_modstamp,
                                        sr.c.applied_fields, sr.c.fields, sr.c.created_date)
                                 .where(sr.c.salesforce_id.in_(ids))):
-            existing[row.salesforce_id] = row
-    inserts, updates = [], []
+            existing[stored.salesforce_id] = stored
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for sf_id, record in batch.items():
         row = existing.get(sf_id)
         kept = (keep_fields or {}).get(record.sobject)
@@ -138,7 +140,7 @@ def mark_failed(conn: Connection, failures: dict[str, str], *, now: dt.datetime,
     """H2: keep the record pending with its error; the next attempt backs off exponentially."""
     if not failures:
         return
-    attempts = {}
+    attempts: dict[str, int | None] = {}
     for ids in chunked(list(failures)):
         attempts.update(conn.execute(select(sr.c.salesforce_id, sr.c.attempts)
                                      .where(sr.c.salesforce_id.in_(ids))).all())

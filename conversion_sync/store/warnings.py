@@ -4,8 +4,8 @@ worth acting on. Who and when are kept; `warnings list --all` shows them."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from sqlalchemy import Connection, select, update
 
@@ -28,7 +28,7 @@ def close_warnings(conn: Connection, warning_ids: Sequence[int], *, resolution: 
     """Mark open warnings resolved or dismissed by `by` at `now`; closed ones are left as they are."""
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}")
-    ids = sorted(set(int(i) for i in warning_ids))
+    ids = sorted({int(i) for i in warning_ids})
     found = {row.id: row.resolved_at for row in conn.execute(
         select(sync_warnings.c.id, sync_warnings.c.resolved_at).where(sync_warnings.c.id.in_(ids)))} if ids else {}
     outcome = Closed(unknown=[i for i in ids if i not in found],

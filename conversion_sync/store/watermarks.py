@@ -4,7 +4,7 @@ rows they cover."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Mapping
+from collections.abc import Mapping
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from collections.abc import Iterable
 
 from conversion_sync.sync.fields import FieldMapping, values_to_take
 from conversion_sync.sync.model import ApplyResult, CompanyState, SyncEvent

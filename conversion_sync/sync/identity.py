@@ -10,12 +10,11 @@ rows see the contacts its earlier rows created.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from conversion_sync.sync.ids import InvalidSalesforceId, object_for_id, to_18
-from conversion_sync.sync.values import BadValue, checked_email, checked_field, email_key, shown
-from conversion_sync.sync.working_set import WorkingSet
 from conversion_sync.sync.model import (
     ApplyResult,
     ContactState,
@@ -24,6 +23,8 @@ from conversion_sync.sync.model import (
     contact_ref,
     stored_order,
 )
+from conversion_sync.sync.values import BadValue, checked_email, checked_field, email_key, shown
+from conversion_sync.sync.working_set import WorkingSet
 
 # Identifier kinds: single-valued ones conflict when a contact already holds another value.
 SINGLE_VALUED = ("user_id",)
@@ -46,7 +47,7 @@ class Entry:
     sync: str | None = None                                   # immediate | skip | None = default
     source: str = "api"
 
-    def validated(self) -> "Entry":
+    def validated(self) -> Entry:
         try:                                                  # the one value rule (sync/values.py)
             email = checked_email(self.email)
             user_id, cookie = checked_field("user_id", self.user_id), checked_field("cookie", self.cookie)
@@ -116,7 +117,7 @@ class IdentityResolver:
             raise EntryError(f"unknown contact field {shown(unknown[0])}")
         contact, matched_by = self._match(entry)
         created = contact is None
-        if created:
+        if contact is None:
             contact = self._create(entry)
             matched_by = "new"
         outcome = IdentifiedContact(contact.key, created, matched_by)

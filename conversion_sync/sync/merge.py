@@ -9,7 +9,7 @@ from typing import Any
 
 from conversion_sync.sync.model import ContactState
 
-_OLDEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+_OLDEST = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 # How long before a converted Lead's LastModifiedDate the Contact that its conversion created may
 # carry its CreatedDate. convertLead creates the Contact and then updates the Lead in one

@@ -44,14 +44,14 @@ class ContactState:
     def email_key(self) -> str | None:
         return email_key(self.values.get("email"))     # the one rule (sync/values.py)
 
-    def set_value(self, name: str, value: Any, at: dt.datetime) -> None:
+    def set_value(self, name: str, value: Any, at: dt.datetime | None) -> None:
         self.values[name] = value
         self.field_updated_at[name] = at
         self.changed.add(name)
 
     def recency(self) -> tuple[dt.datetime, int]:
         """Sort key for R4b: most recently updated first, ties to the lowest id."""
-        return (self.updated_at or dt.datetime.min.replace(tzinfo=dt.timezone.utc), -self.key)
+        return (self.updated_at or dt.datetime.min.replace(tzinfo=dt.UTC), -self.key)
 
 
 def stored_order(key: int) -> tuple[bool, int]:
@@ -71,7 +71,7 @@ class CompanyState:
     is_new: bool = False
     changed: set[str] = field(default_factory=set)
 
-    def set_value(self, name: str, value: Any, at: dt.datetime) -> None:
+    def set_value(self, name: str, value: Any, at: dt.datetime | None) -> None:
         self.values[name] = value
         self.field_updated_at[name] = at
         self.changed.add(name)

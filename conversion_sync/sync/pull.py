@@ -10,8 +10,9 @@ to applying the records one by one (R4e); no database query happens per record.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any
 
 from conversion_sync.sync.fields import FieldMapping, values_to_take
 from conversion_sync.sync.merge import fold_fields, foldable
@@ -197,7 +198,7 @@ class ContactApplier:
         contact.company_id = target.key if target else None
         contact.company_id_updated_at = record.last_modified_date
         contact.changed.add("company_id")
-        changes = {"company_id": [old, contact.company_id]}
+        changes: dict[str, list[Any]] = {"company_id": [old, contact.company_id]}
         if target is not None and target.name and contact.values.get("company_name") != target.name:
             changes["company_name"] = [contact.values.get("company_name"), target.name]
             contact.set_value("company_name", target.name, record.last_modified_date)
@@ -240,7 +241,7 @@ class ContactApplier:
         """R8: a record deleted by a merge re-links its contact to the surviving record."""
         contact = self.by_salesforce_id.get(record.salesforce_id)
         master = record.master_record_id
-        if contact is None:
+        if contact is None or master is None:    # only called with a master (_apply_one)
             return
         holder = self.by_salesforce_id.get(master)
         if holder is not None and holder is not contact:

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from conversion_sync.sync.fields import FieldMapping, Preference, normalize_value
 from conversion_sync.sync.ids import object_for_id
@@ -151,7 +152,7 @@ def new_record(contact: ContactState, sobject: str, mappings: Iterable[FieldMapp
         record.setdefault("Company", contact.values.get("company_name") or NOT_PROVIDED)
     elif accounts:
         domain = email_domain(contact.values.get("email"))
-        if domain in accounts:
+        if domain is not None and domain in accounts:
             record["AccountId"] = accounts[domain]
     if external_id_field:
         record[external_id_field] = str(contact.key)

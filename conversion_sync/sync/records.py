@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, cast
 
 from conversion_sync.sync.ids import to_18, to_18_or_none
 from conversion_sync.sync.values import email_key, pulled_value_problem, storable, unstorable_problem
@@ -31,7 +32,7 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
     match = _DATETIME.match(str(value).strip())
     if not match:
         raise ValueError(f"not a Salesforce datetime: {value!r}")
@@ -42,7 +43,7 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     elif ":" not in zone:
         zone = f"{zone[:3]}:{zone[3:]}"
     fraction = (fraction or ".0")[:7]
-    return dt.datetime.fromisoformat(f"{date}T{clock}{fraction}{zone}").astimezone(dt.timezone.utc)
+    return dt.datetime.fromisoformat(f"{date}T{clock}{fraction}{zone}").astimezone(dt.UTC)
 
 
 
@@ -122,8 +123,9 @@ def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
     return PulledRecord(
         sobject=sobject,
         salesforce_id=to_18(raw["Id"]),
-        system_modstamp=parse_datetime(raw["SystemModstamp"]),
-        last_modified_date=parse_datetime(raw.get("LastModifiedDate") or raw["SystemModstamp"]),
+        # Every record the API returns has a SystemModstamp, so these are never None.
+        system_modstamp=cast(dt.datetime, parse_datetime(raw["SystemModstamp"])),
+        last_modified_date=cast(dt.datetime, parse_datetime(raw.get("LastModifiedDate") or raw["SystemModstamp"])),
         is_deleted=parse_bool(raw.get("IsDeleted")),
         master_record_id=to_18_or_none(raw.get("MasterRecordId")),
         account_id=to_18_or_none(raw.get("AccountId")),

@@ -81,6 +81,6 @@ def partition_finder(partitions: list[tuple[str, dt.datetime, dt.datetime]]):
             return first[0]
         if moment >= last[1]:
             return last[0]
-        key = moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d")
+        key = moment.astimezone(dt.UTC).strftime("%Y-%m-%d")
         return key if key in keys else first[0]
     return find

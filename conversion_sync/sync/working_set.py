@@ -6,7 +6,8 @@ Salesforce record, one contact; R4b/P2: emails compared by their key, sync/value
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from conversion_sync.sync.model import ContactState
 

@@ -56,7 +56,7 @@ def _last_sync_run(url: str, since: float) -> str | None:
 def _start_demo(log: Path, fresh: bool) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "CONVERSION_SYNC_UI_PORT": str(port), "CONVERSION_SYNC_SANDBOX_PORT": str(_free_port())}
-    handle = open(log, "w")
+    handle = open(log, "w")  # noqa: SIM115 (the demo's output, open while it runs; closed when it stops)
     process = subprocess.Popen([str(ROOT / "scripts" / "demo"), *(["--fresh"] if fresh else [])], cwd=ROOT, env=env, stdout=handle,
                                stderr=subprocess.STDOUT, start_new_session=True)
     return process, f"http://127.0.0.1:{port}"

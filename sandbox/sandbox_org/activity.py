@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import generator as gen
 from .errors import SandboxError
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 class ActivitySimulator:
     """Every `interval_seconds`, perform 1-3 random user actions on the org."""
 
-    def __init__(self, org: "SandboxOrg", seed: int | None = None, interval_seconds: float = 5.0) -> None:
+    def __init__(self, org: SandboxOrg, seed: int | None = None, interval_seconds: float = 5.0) -> None:
         self.org = org
         self.rng = random.Random(seed)
         self.interval = interval_seconds
@@ -34,7 +35,7 @@ class ActivitySimulator:
         ]
 
     # ------------------------------------------------------------------ thread
-    def start(self) -> "ActivitySimulator":
+    def start(self) -> ActivitySimulator:
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="sandbox-activity", daemon=True)
@@ -52,7 +53,7 @@ class ActivitySimulator:
         while not self._stop.wait(self.interval):
             try:
                 self.step()
-            except Exception:  # noqa: BLE001 - a demo helper must never die
+            except Exception:
                 logger.exception("activity step failed")
 
     def step(self) -> list[str]:

@@ -62,7 +62,7 @@ def _error(status: int, code: str, message: str) -> Response:
     return json_response(status, {"error": {"code": code, "message": message, "fields": [], "status": status}})
 
 
-def handle(org: "SandboxOrg", request: Request, method: str) -> Response:
+def handle(org: SandboxOrg, request: Request, method: str) -> Response:
     """Run one admin call."""
     auth = request.header("authorization") or ""
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""

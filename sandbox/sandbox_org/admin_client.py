@@ -104,7 +104,7 @@ class SandboxAdminClient:
     def reset_counters(self) -> None:
         self._call("reset_counters")
 
-    def set_api_limit(self, max: int) -> None:  # noqa: A002 - the contract's name
+    def set_api_limit(self, max: int) -> None:
         self._call("set_api_limit", max=max)
 
     def set_api_usage(self, used: int) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Iterator
 from itertools import accumulate, chain, islice
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class BlockList:
             return self.size
         return self._starts()[k] + bisect_right(self.blocks[k], key)
 
-    def window(self, start: int, stop: int, reverse: bool = False) -> "Window":
+    def window(self, start: int, stop: int, reverse: bool = False) -> Window:
         """A frozen view of positions [start, stop): later writes don't change it."""
         self._owned.clear()
         return Window(tuple(self.blocks), list(self._starts()), start, stop, reverse)
@@ -180,7 +181,7 @@ class Window:
         chunk.reverse()
         return chunk
 
-    def slice(self, a: int, b: int | None = None) -> "Window":
+    def slice(self, a: int, b: int | None = None) -> Window:
         """The sub-window at window positions [a, b) (OFFSET/LIMIT)."""
         b = len(self) if b is None else min(b, len(self))
         a = min(max(0, a), b)

@@ -12,15 +12,15 @@ import base64
 import csv
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from .ids import OBJECT_BY_PREFIX
 
 from . import dml
 from .engine import Result, execute
 from .errors import SandboxError, not_found
 from .httpio import CSV_TYPE, Request, Response, json_response, no_content
+from .ids import OBJECT_BY_PREFIX
 from .schema import ID_TYPES
 from .soql import parse
 from .values import format_rest_datetime, to_csv
@@ -61,7 +61,7 @@ class Job:
     unprocessed: list[list[str]] = field(default_factory=list)
     error_message: str | None = None
 
-    def info(self, org: "SandboxOrg") -> dict[str, Any]:
+    def info(self, org: SandboxOrg) -> dict[str, Any]:
         created = format_rest_datetime(self.created_ms)
         data: dict[str, Any] = {
             "id": self.id, "operation": self.operation, "object": self.sobject,
@@ -102,7 +102,7 @@ def resolve(method: str, seg: list[str]) -> tuple[str, Any]:
     return kind, None
 
 
-def _csv(rows: list[list[str | None]], delimiter: str, line_ending: str) -> bytes:
+def _csv(rows: Sequence[Sequence[str | None]], delimiter: str, line_ending: str) -> bytes:
     """Salesforce-style CSV: every non-null value quoted, null as an empty field."""
     sep = DELIMITERS[delimiter]
     end = LINE_ENDINGS[line_ending]
@@ -117,7 +117,7 @@ def _shorten(value: Any, ftype: str, short_ids: bool) -> Any:
     return value[:15] if short_ids and value and ftype in ID_TYPES else value
 
 
-def _remember(org: "SandboxOrg", job: Job) -> None:
+def _remember(org: SandboxOrg, job: Job) -> None:
     """Store a new job, forgetting the oldest finished ones beyond MAX_JOBS."""
     org.jobs[job.id] = job
     if len(org.jobs) > MAX_JOBS:
@@ -127,14 +127,14 @@ def _remember(org: "SandboxOrg", job: Job) -> None:
                 break
 
 
-def _job(org: "SandboxOrg", ctx: "Context") -> Job:
+def _job(org: SandboxOrg, ctx: Context) -> Job:
     job = org.jobs.get(ctx.segments[2])
     if job is None or job.kind != ctx.segments[1]:
         raise not_found()
     return job
 
 
-def create_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def create_job(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     body = request.json()
     if not isinstance(body, dict):
         raise SandboxError("JSON_PARSER_ERROR", "The request body must be a JSON object")
@@ -176,13 +176,13 @@ def create_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
         return json_response(200, job.info(org))
 
 
-def list_jobs(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def list_jobs(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         jobs = [j.info(org) for j in org.jobs.values() if j.kind == ctx.segments[1]]
     return json_response(200, {"done": True, "records": jobs, "nextRecordsUrl": None})
 
 
-def get_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def get_job(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         job = _job(org, ctx)
         if job.kind == "query" and job.state == "UploadComplete":
@@ -192,14 +192,14 @@ def get_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
         return json_response(200, job.info(org))
 
 
-def delete_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def delete_job(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         job = _job(org, ctx)
         del org.jobs[job.id]
     return no_content()
 
 
-def patch_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def patch_job(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     body = request.json()
     state = body.get("state") if isinstance(body, dict) else None
     with org.lock:
@@ -221,7 +221,7 @@ def patch_job(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
         return json_response(200, job.info(org))
 
 
-def query_results(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def query_results(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """GET jobs/query/{id}/results?maxRecords=&locator= -> CSV page + Sforce-Locator."""
     with org.lock:
         job = _job(org, ctx)
@@ -245,7 +245,7 @@ def query_results(org: "SandboxOrg", request: Request, ctx: "Context") -> Respon
                     {"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(stop - start)})
 
 
-def upload(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def upload(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         job = _job(org, ctx)
         if job.state != "Open":
@@ -261,9 +261,9 @@ def _rows(job: Job) -> tuple[list[str], list[list[str]]]:
     return (rows[0], rows[1:]) if rows else ([], [])
 
 
-def _apply_row(org: "SandboxOrg", job: Job, header: list[str], values: list[str], stamp: int) -> tuple[str, bool]:
+def _apply_row(org: SandboxOrg, job: Job, header: list[str], values: list[str], stamp: int) -> tuple[str, bool]:
     body: dict[str, Any] = {}
-    for name, value in zip(header, values):
+    for name, value in zip(header, values, strict=False):
         if value == "":
             continue
         body[name] = None if value == "#N/A" else value
@@ -285,19 +285,19 @@ def _apply_row(org: "SandboxOrg", job: Job, header: list[str], values: list[str]
         return dml.update_record(org, job.sobject, record_id, rest, stamp, user), False
     table = org.tables[job.sobject]
     fdef = table.schema.get(job.external_id or "")
-    value = next((v for k, v in body.items() if fdef and k.lower() == fdef.name.lower()), None)
-    if fdef is None or value is None:
+    key_value = next((v for k, v in body.items() if fdef and k.lower() == fdef.name.lower()), None)
+    if fdef is None or key_value is None:
         raise SandboxError("MISSING_ARGUMENT", f"{job.external_id} not specified", [job.external_id or ""])
-    matches = [rid for rid in table.lookup(fdef.pos, dml.coerce(org, fdef, value)) if not table.rows[rid][1]]
+    matches = [rid for rid in table.lookup(fdef.pos, dml.coerce(org, fdef, key_value)) if not table.rows[rid][1]]
     if len(matches) > 1:
-        raise SandboxError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [fdef.name])
+        raise SandboxError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {key_value}", [fdef.name])
     if matches:
         rest = {k: v for k, v in body.items() if k.lower() != fdef.name.lower()}
         return dml.update_record(org, job.sobject, matches[0], rest, stamp, user), False
     return dml.insert_record(org, job.sobject, body, stamp, user), True
 
 
-def _process(org: "SandboxOrg", job: Job) -> None:
+def _process(org: SandboxOrg, job: Job) -> None:
     """Apply the uploaded CSV (caller holds the lock)."""
     header, rows = _rows(job)
     job.columns = header
@@ -317,13 +317,13 @@ def _process(org: "SandboxOrg", job: Job) -> None:
             except SandboxError as exc:
                 error = SandboxError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id") \
                     if exc.code == "NOT_FOUND" else exc
-                record_id = next((v for k, v in zip(header, values) if k.lower() == "id"), "")
+                record_id = next((v for k, v in zip(header, values, strict=False) if k.lower() == "id"), "")
                 job.failed.append([record_id, error.bulk_error(), *values])
     org.usage.bulk_batches += max(1, -(-len(rows) // 10000))
     logger.info("bulk %s %s: %d ok, %d failed", job.operation, job.sobject, len(job.succeeded), len(job.failed))
 
 
-def ingest_results(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def ingest_results(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         job = _job(org, ctx)
         kind = ctx.segments[3]

@@ -13,7 +13,7 @@ import os
 import ssl
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -59,7 +59,7 @@ def _name(common_name: str) -> x509.Name:
 
 def mint(hosts: tuple[str, ...] = ()) -> TlsMaterial:
     """A new CA and a server certificate for localhost and `hosts`, valid for 30 days."""
-    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    now = datetime.now(UTC) - timedelta(minutes=5)
     until = now + timedelta(days=30)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("conversion-sync sandbox CA")

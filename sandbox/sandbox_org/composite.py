@@ -9,13 +9,13 @@ transaction: every record written by it carries the same timestamp, as in Salesf
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
-
-from .ids import OBJECT_BY_PREFIX, InvalidSalesforceId, to_18
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import dml
 from .errors import SandboxError
 from .httpio import Request, Response, json_response
+from .ids import OBJECT_BY_PREFIX, InvalidSalesforceId, to_18
 from .rest import serializer
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def _as_collection_error(exc: SandboxError) -> SandboxError:
     return exc
 
 
-def _run(org: "SandboxOrg", items: list[Any], all_or_none: bool,
+def _run(org: SandboxOrg, items: list[Any], all_or_none: bool,
          action: Callable[[Any, int, dml.Txn], dict[str, Any]], ids: list[str | None]) -> Response:
     """Apply `action` to every item in one transaction and build the SaveResults."""
     results: list[dict[str, Any]] = []
@@ -89,7 +89,7 @@ def _run(org: "SandboxOrg", items: list[Any], all_or_none: bool,
     return json_response(200, results)
 
 
-def _type_of(org: "SandboxOrg", record: Any, record_id: str | None = None) -> str:
+def _type_of(org: SandboxOrg, record: Any, record_id: str | None = None) -> str:
     if not isinstance(record, dict):
         raise SandboxError("JSON_PARSER_ERROR", "Each record must be a JSON object")
     attributes = record.get("attributes") or {}
@@ -112,7 +112,7 @@ def _record_id(record: Any) -> str | None:
     return None
 
 
-def create(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def create(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     records, all_or_none = _records(request)
 
     def action(record: Any, stamp: int, txn: dml.Txn) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def create(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     return _run(org, records, all_or_none, action, [None] * len(records))
 
 
-def update(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def update(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     records, all_or_none = _records(request)
     ids = [_record_id(r) for r in records]
 
@@ -137,7 +137,7 @@ def update(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     return _run(org, records, all_or_none, action, ids)
 
 
-def delete(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def delete(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     ids: list[str | None] = [i for i in (request.param("ids") or "").split(",") if i]
     if not ids:
         raise SandboxError("MISSING_ARGUMENT", "The ids parameter is required")
@@ -155,7 +155,7 @@ def delete(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     return _run(org, ids, all_or_none, action, ids)
 
 
-def retrieve(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def retrieve(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """GET composite/sobjects/{Obj}?ids=&fields= (or POST with a JSON body): records or null."""
     if request.method == "POST":
         body = request.json()
@@ -191,7 +191,7 @@ def retrieve(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     return json_response(200, [serialize(r) if r is not None else None for r in rows])
 
 
-def upsert(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def upsert(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """PATCH composite/sobjects/{Obj}/{ExternalIdField}: UpsertResults with `created`."""
     records, all_or_none = _records(request)
     with org.lock:

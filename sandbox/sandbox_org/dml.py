@@ -11,9 +11,8 @@ import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .ids import OBJECT_BY_PREFIX, InvalidSalesforceId, to_18
-
 from .errors import SandboxError, entity_is_deleted, invalid_field_on_write, malformed_id
+from .ids import OBJECT_BY_PREFIX, InvalidSalesforceId, to_18
 from .schema import NUMBER_TYPES, STRING_TYPES, FieldDef, ObjectSchema
 from .store import Row, Table
 from .values import datetime_to_ms, parse_date_text, parse_datetime_text
@@ -56,7 +55,7 @@ def _json_error(fdef: FieldDef, value: Any) -> SandboxError:
                         f"or request may be missing a required field", [fdef.name])
 
 
-def coerce(org: "SandboxOrg", fdef: FieldDef, value: Any) -> Any:
+def coerce(org: SandboxOrg, fdef: FieldDef, value: Any) -> Any:
     """Convert an incoming value to its stored form, enforcing type, length and id rules."""
     if value is None:
         return fdef.default if fdef.type == "boolean" else None
@@ -116,7 +115,7 @@ def coerce(org: "SandboxOrg", fdef: FieldDef, value: Any) -> Any:
     return value
 
 
-def coerce_reference(org: "SandboxOrg", fdef: FieldDef, value: Any) -> str:
+def coerce_reference(org: SandboxOrg, fdef: FieldDef, value: Any) -> str:
     """A lookup value: a well-formed id of the right object that exists and is not deleted."""
     label = fdef.label
     try:
@@ -141,7 +140,7 @@ def coerce_reference(org: "SandboxOrg", fdef: FieldDef, value: Any) -> str:
     return rid
 
 
-def parse_body(org: "SandboxOrg", schema: ObjectSchema, body: dict[str, Any], creating: bool,
+def parse_body(org: SandboxOrg, schema: ObjectSchema, body: dict[str, Any], creating: bool,
                record_id: str | None = None, privileged: bool = False) -> dict[int, Any]:
     """Map a write body to {row position: stored value}, rejecting unknown and read-only fields."""
     if not isinstance(body, dict):
@@ -183,7 +182,7 @@ def full_name(schema: ObjectSchema, row: Row) -> str | None:
     return " ".join(part for part in (first, last) if part) or None
 
 
-def new_row(org: "SandboxOrg", schema: ObjectSchema, rid: str, stamp: int, user_id: str) -> Row:
+def new_row(org: SandboxOrg, schema: ObjectSchema, rid: str, stamp: int, user_id: str) -> Row:
     """A row with defaults and system fields filled in."""
     row: Row = [f.default for f in schema.fields]
     row[0] = rid
@@ -194,7 +193,7 @@ def new_row(org: "SandboxOrg", schema: ObjectSchema, rid: str, stamp: int, user_
     return row
 
 
-def finish_row(org: "SandboxOrg", table: Table, row: Row, rid: str, changed: dict[int, Any] | None) -> None:
+def finish_row(org: SandboxOrg, table: Table, row: Row, rid: str, changed: dict[int, Any] | None) -> None:
     """Derived fields and the checks Salesforce runs on save: required, unique, validation rules."""
     schema = table.schema
     if schema.name in NAME_OBJECTS:
@@ -219,7 +218,7 @@ def finish_row(org: "SandboxOrg", table: Table, row: Row, rid: str, changed: dic
             raise SandboxError("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, [rule.field])
 
 
-def check_lock(org: "SandboxOrg", rid: str) -> None:
+def check_lock(org: SandboxOrg, rid: str) -> None:
     """UNABLE_TO_LOCK_ROW when `lock_record` armed this record."""
     left = org.locked_rows.get(rid, 0)
     if left > 0:
@@ -231,13 +230,13 @@ def check_lock(org: "SandboxOrg", rid: str) -> None:
                            f"unable to obtain exclusive access to this record or 1 records: {rid}")
 
 
-def _writer_schema(org: "SandboxOrg", table: Table, user_id: str) -> ObjectSchema:
+def _writer_schema(org: SandboxOrg, table: Table, user_id: str) -> ObjectSchema:
     """The fields a writer may name: the integration user does not see hidden ones (field-level
     security), so a write naming one fails as for a field that does not exist."""
     return org.api_schema(table.schema.name) if user_id == org.integration_user_id else table.schema
 
 
-def insert_record(org: "SandboxOrg", sobject: str, body: dict[str, Any], stamp: int, user_id: str,
+def insert_record(org: SandboxOrg, sobject: str, body: dict[str, Any], stamp: int, user_id: str,
                   txn: Txn | None = None) -> str:
     """Create one record; returns its id."""
     table = org.tables[sobject]
@@ -253,7 +252,7 @@ def insert_record(org: "SandboxOrg", sobject: str, body: dict[str, Any], stamp: 
     return rid
 
 
-def existing_row(org: "SandboxOrg", sobject: str, record_id: Any, deleted_status: int = 400) -> tuple[str, Row]:
+def existing_row(org: SandboxOrg, sobject: str, record_id: Any, deleted_status: int = 400) -> tuple[str, Row]:
     """The live row behind an id: NOT_FOUND / MALFORMED_ID / ENTITY_IS_DELETED otherwise."""
     table = org.tables[sobject]
     try:
@@ -272,7 +271,7 @@ def existing_row(org: "SandboxOrg", sobject: str, record_id: Any, deleted_status
     return rid, row
 
 
-def update_record(org: "SandboxOrg", sobject: str, record_id: str, body: dict[str, Any], stamp: int,
+def update_record(org: SandboxOrg, sobject: str, record_id: str, body: dict[str, Any], stamp: int,
                   user_id: str, txn: Txn | None = None, api: bool = True, deleted_status: int = 400,
                   backdated: bool = False) -> str:
     """Update one record; returns its 18-character id. A write moves the record's stamps forward
@@ -324,7 +323,7 @@ def set_system_fields(table: Table, rid: str, changes: dict[str, Any], stamp: in
     return new
 
 
-def delete_record(org: "SandboxOrg", sobject: str, record_id: str, stamp: int, user_id: str,
+def delete_record(org: SandboxOrg, sobject: str, record_id: str, stamp: int, user_id: str,
                   txn: Txn | None = None, api: bool = True, deleted_status: int = 400) -> str:
     """Soft-delete one record (to the recycle bin)."""
     table = org.tables[sobject]

@@ -10,15 +10,16 @@ what every later page shows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Callable
+from typing import Any
 
 from .blocklist import Window
 from .errors import SandboxError
 from .schema import STRING_TYPES, FieldDef
 from .soql import BoolOp, Cmp, Literal, Node, Query, soql_error
-from .store import Table
+from .store import AnyTable
 from .values import parse_datetime_text
 from .where import compile_node, literal_value
 
@@ -52,7 +53,7 @@ class Result:
         return self.rows(0, self.total)
 
 
-def resolve_object(query: Query, tables: dict[str, Table]) -> Table:
+def resolve_object(query: Query, tables: Mapping[str, AnyTable]) -> AnyTable:
     """The table named in FROM (case-insensitive), else INVALID_TYPE."""
     for name, table in tables.items():
         if name.lower() == query.sobject.lower():
@@ -63,7 +64,7 @@ def resolve_object(query: Query, tables: dict[str, Table]) -> Table:
                      f"the describe call for the appropriate names.")
 
 
-def resolve_field(query: Query, table: Table, name: str, pos: int) -> FieldDef:
+def resolve_field(query: Query, table: AnyTable, name: str, pos: int) -> FieldDef:
     """A field of the FROM object (case-insensitive), else INVALID_FIELD with Salesforce's text."""
     fdef = table.schema.get(name)
     if fdef is None:
@@ -87,7 +88,7 @@ def _conjuncts(node: Node | None) -> list[Node]:
     return [node]
 
 
-def _sms_bounds(query: Query, table: Table, conj: list[Node], now_ms: int):
+def _sms_bounds(query: Query, table: AnyTable, conj: list[Node], now_ms: int):
     """Bounds from top-level SystemModstamp comparisons with dateTime literals, and the rest."""
     lo, lo_incl, hi, hi_incl = None, True, None, True
     rest: list[Node] = []
@@ -110,7 +111,7 @@ def _sms_bounds(query: Query, table: Table, conj: list[Node], now_ms: int):
     return used, (lo, lo_incl, hi, hi_incl), rest
 
 
-def _lookup_ids(query: Query, table: Table, conj: list[Node], now_ms: int) -> list[str] | None:
+def _lookup_ids(query: Query, table: AnyTable, conj: list[Node], now_ms: int) -> list[str] | None:
     """Candidate ids from an `Id`/hash-indexed equality or IN among the top-level conjuncts."""
     best: list[str] | None = None
     for node in conj:
@@ -136,7 +137,7 @@ def _lookup_ids(query: Query, table: Table, conj: list[Node], now_ms: int) -> li
     return best
 
 
-def _index_order(query: Query, table: Table) -> bool | None:
+def _index_order(query: Query, table: AnyTable) -> bool | None:
     """True/False when ORDER BY is served by the SystemModstamp index ascending/descending, else None."""
     names = [(item.field.lower(), item.desc) for item in query.order]
     if not names:
@@ -149,7 +150,7 @@ def _index_order(query: Query, table: Table) -> bool | None:
     return desc
 
 
-def _sort(rows: list[list], query: Query, table: Table) -> list[list]:
+def _sort(rows: list[list], query: Query, table: AnyTable) -> list[list]:
     """Stable multi-key sort: strings case-insensitive, nulls first ascending / last descending."""
     for item in reversed(query.order):
         fdef = resolve_field(query, table, item.field, item.pos)
@@ -168,7 +169,7 @@ def _sort(rows: list[list], query: Query, table: Table) -> list[list]:
     return rows
 
 
-def execute(query: Query, tables: dict[str, Table], include_deleted: bool, now_ms: int) -> Result:
+def execute(query: Query, tables: Mapping[str, AnyTable], include_deleted: bool, now_ms: int) -> Result:
     """Run a parsed query against the tables (caller holds the org lock)."""
     table = resolve_object(query, tables)
     schema = table.schema
@@ -182,8 +183,8 @@ def execute(query: Query, tables: dict[str, Table], include_deleted: bool, now_m
             raise soql_error(query.text, item.pos, "MALFORMED_QUERY", f"duplicate field selected: {fdef.name}")
         seen.add(fdef.name)
         fields.append(fdef)
-    for item in query.order:
-        resolve_field(query, table, item.field, item.pos)
+    for order_item in query.order:
+        resolve_field(query, table, order_item.field, order_item.pos)
     if query.offset is not None and query.offset > MAX_OFFSET:
         raise SandboxError("NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
     pred = compile_node(query, table, query.where, now_ms) if query.where is not None else None

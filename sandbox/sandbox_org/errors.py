@@ -44,7 +44,7 @@ class SandboxError(Exception):
         return {"code": self.code, "message": self.message, "fields": self.fields, "status": self.status}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SandboxError":
+    def from_dict(cls, data: dict[str, Any]) -> SandboxError:
         """Rebuild an error sent by the admin API."""
         return cls(data["code"], data["message"], data.get("fields") or [], int(data.get("status", 400)))
 

@@ -23,23 +23,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FIRST = ("James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard Susan "
-         "Joseph Jessica Thomas Sarah Charles Karen Daniel Lisa Matthew Nancy Anthony Sandra Mark Ashley Sofia "
-         "Lukas Emma Noah Olivia Liam Mia Lucas Chloe Hugo Ines Mateo Lea Elias Nora Yuki Haruto Aiko Wei Mei "
-         "Arjun Priya Rahul Ananya Omar Fatima Kwame Amara Diego Camila Pierre Amelie Sean Siobhan Ole Ingrid "
-         "Zoe D'Arcy Rene").split()
-LAST = ("Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez "
-        "Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark Lewis "
-        "Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams Nelson Baker Hall "
-        "Muller Schmidt Schneider Fischer Weber Dubois Laurent Rossi Bianchi Tanaka Suzuki Sato Kim Park Chen "
-        "Wang Patel Sharma Singh Okafor Mensah Silva Santos O'Brien O'Connor McDonald Kowalski Novak "
-        "Jensen Larsen").split()
-COMPANY_A = ("Acme Globex Initech Umbrella Stark Wayne Wonka Hooli Vandelay Soylent Cyberdyne Tyrell Aperture "
-             "Gringotts Oscorp Nakatomi Massive Dynamic Blue Sun Northwind Contoso Fabrikam Adventure Tailspin "
-             "Litware Proseware Alpine Bluewater Redwood Silverline Brightpath Evergreen Ironclad Quantum Nimbus "
-             "Polar Summit Harbor Pioneer Keystone Atlas Orion Zenith Vertex Lumen").split()
-COMPANY_B = ("Works Labs Systems Dynamics Industries Solutions Analytics Logistics Foods Energy Health Capital "
-             "Media Robotics Software Networks Partners Consulting Manufacturing Retail").split()
+FIRST = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Sandra", "Mark", "Ashley", "Sofia", "Lukas", "Emma", "Noah", "Olivia", "Liam", "Mia", "Lucas", "Chloe", "Hugo", "Ines", "Mateo", "Lea", "Elias", "Nora", "Yuki", "Haruto", "Aiko", "Wei", "Mei", "Arjun", "Priya", "Rahul", "Ananya", "Omar", "Fatima", "Kwame", "Amara", "Diego", "Camila", "Pierre", "Amelie", "Sean", "Siobhan", "Ole", "Ingrid", "Zoe", "D'Arcy", "Rene"]
+LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Muller", "Schmidt", "Schneider", "Fischer", "Weber", "Dubois", "Laurent", "Rossi", "Bianchi", "Tanaka", "Suzuki", "Sato", "Kim", "Park", "Chen", "Wang", "Patel", "Sharma", "Singh", "Okafor", "Mensah", "Silva", "Santos", "O'Brien", "O'Connor", "McDonald", "Kowalski", "Novak", "Jensen", "Larsen"]
+COMPANY_A = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Wonka", "Hooli", "Vandelay", "Soylent", "Cyberdyne", "Tyrell", "Aperture", "Gringotts", "Oscorp", "Nakatomi", "Massive", "Dynamic", "Blue", "Sun", "Northwind", "Contoso", "Fabrikam", "Adventure", "Tailspin", "Litware", "Proseware", "Alpine", "Bluewater", "Redwood", "Silverline", "Brightpath", "Evergreen", "Ironclad", "Quantum", "Nimbus", "Polar", "Summit", "Harbor", "Pioneer", "Keystone", "Atlas", "Orion", "Zenith", "Vertex", "Lumen"]
+COMPANY_B = ["Works", "Labs", "Systems", "Dynamics", "Industries", "Solutions", "Analytics", "Logistics", "Foods", "Energy", "Health", "Capital", "Media", "Robotics", "Software", "Networks", "Partners", "Consulting", "Manufacturing", "Retail"]
 SUFFIX = ("Inc", "LLC", "Ltd", "GmbH", "Group", "Co", "SA", "AG", "PLC", "")
 TITLES = ("CEO", "CTO", "CFO", "VP Marketing", "VP Sales", "Head of Growth", "Marketing Manager",
           "Sales Director", "Account Executive", "Product Manager", "Engineering Manager", "Data Engineer",
@@ -103,7 +90,7 @@ def _company(rng: random.Random) -> tuple[str, str]:
     return name, f"{a}{b}".lower() + rng.choice((".com", ".io", ".co", ".net", ".de", ".fr"))
 
 
-def generate_demo_org(org: "SandboxOrg", accounts: int = 50, contacts: int = 150, leads: int = 150, seed: int = 1,
+def generate_demo_org(org: SandboxOrg, accounts: int = 50, contacts: int = 150, leads: int = 150, seed: int = 1,
                       history_days: int = 30) -> dict[str, int]:
     """Fill the org with demo Accounts, Contacts and Leads; returns counts by kind."""
     rng = random.Random(seed)
@@ -150,14 +137,12 @@ def generate_demo_org(org: "SandboxOrg", accounts: int = 50, contacts: int = 150
                               "LastModifiedDate": row["CreatedDate"], "SystemModstamp": row["CreatedDate"]})
         contact_rows.append(row)
     contact_ids = org.seed("Contact", contact_rows) if contact_rows else []
-    for lead, cid in zip(lead_rows, contact_ids[len(contact_ids) - converted:]):
+    for lead, cid in zip(lead_rows, contact_ids[len(contact_ids) - converted:], strict=False):
         lead["ConvertedContactId"] = cid
     for _ in range(leads - converted):
         first, last = _person(rng)
-        if emails and rng.random() < 0.2:  # the same person as a Contact, or a second Lead for someone
-            email = rng.choice(emails)
-        else:
-            email = f"{_local(first, last)}@{_company(rng)[1]}"
+        # the same person as a Contact, or a second Lead for someone
+        email = rng.choice(emails) if emails and rng.random() < 0.2 else f"{_local(first, last)}@{_company(rng)[1]}"
         emails.append(email)
         company = rng.choice(account_rows)["Name"] if account_rows and rng.random() < 0.3 else _company(rng)[0]
         city, country = rng.choice(PLACES)
@@ -175,7 +160,7 @@ def generate_demo_org(org: "SandboxOrg", accounts: int = 50, contacts: int = 150
     return summary
 
 
-def _retire(org: "SandboxOrg", rng: random.Random, times: _Times, sobject: str, ids: list[str],
+def _retire(org: SandboxOrg, rng: random.Random, times: _Times, sobject: str, ids: list[str],
             rows: list[dict[str, Any]]) -> int:
     """Delete ~2% and merge ~1% of the records (merges into a record of the same account)."""
     count = 0

@@ -7,10 +7,9 @@ import logging
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .ids import InvalidSalesforceId, to_18
-
 from . import dml
 from .errors import SandboxError
+from .ids import InvalidSalesforceId, to_18
 from .store import Table, normalize_id
 from .values import datetime_to_ms, ms_to_datetime, parse_date_text, parse_datetime_text
 
@@ -40,7 +39,7 @@ def _seed_converter(fdef: Any) -> Any:
     return None
 
 
-def seed(org: "SandboxOrg", table: Table, records: list[dict[str, Any]]) -> list[str]:
+def seed(org: SandboxOrg, table: Table, records: list[dict[str, Any]]) -> list[str]:
     """Insert many records at once, system fields allowed, indexes sorted once."""
     schema = table.schema
     stamp = org.clock.stamp()
@@ -93,11 +92,11 @@ def seed(org: "SandboxOrg", table: Table, records: list[dict[str, Any]]) -> list
     return ids
 
 
-def _live(org: "SandboxOrg", sobject: str, record_id: str) -> tuple[str, list]:
+def _live(org: SandboxOrg, sobject: str, record_id: str) -> tuple[str, list]:
     return dml.existing_row(org, sobject, record_id)
 
 
-def _fill_empty(org: "SandboxOrg", table: Table, rid: str, row: list, lead: list, lead_table: Table,
+def _fill_empty(org: SandboxOrg, table: Table, rid: str, row: list, lead: list, lead_table: Table,
                 mapping: dict[str, str], stamp: int, user_id: str, txn: dml.Txn,
                 extra: dict[str, Any] | None = None) -> None:
     """Copy Lead values into the target's empty fields (Salesforce's convertLead rule)."""
@@ -113,7 +112,7 @@ def _fill_empty(org: "SandboxOrg", table: Table, rid: str, row: list, lead: list
         dml.set_system_fields(table, rid, changes, stamp, True, user_id, txn)
 
 
-def convert_lead(org: "SandboxOrg", lead_id: str, contact_id: str | None, account_id: str | None,
+def convert_lead(org: SandboxOrg, lead_id: str, contact_id: str | None, account_id: str | None,
                  user_id: str) -> dict[str, str]:
     """convertLead: into a new or existing Account/Contact; the Lead becomes read-only."""
     leads, contacts, accounts = org.tables["Lead"], org.tables["Contact"], org.tables["Account"]
@@ -152,7 +151,7 @@ def convert_lead(org: "SandboxOrg", lead_id: str, contact_id: str | None, accoun
     return {"account_id": aid, "contact_id": cid}
 
 
-def merge(org: "SandboxOrg", table: Table, master_id: str, loser_ids: list[str], user_id: str) -> None:
+def merge(org: SandboxOrg, table: Table, master_id: str, loser_ids: list[str], user_id: str) -> None:
     """Merge 1-2 losers into the master; an Account merge reparents the losers' Contacts."""
     sobject = table.schema.name
     if not 1 <= len(loser_ids) <= 2:
@@ -178,7 +177,7 @@ def merge(org: "SandboxOrg", table: Table, master_id: str, loser_ids: list[str],
     logger.info("merged %s %s into %s", sobject, losers, mid)
 
 
-def undelete(org: "SandboxOrg", table: Table, record_id: str) -> None:
+def undelete(org: SandboxOrg, table: Table, record_id: str) -> None:
     """Restore a soft-deleted record (bumps both timestamps)."""
     rid = to_18(record_id)
     row = table.get(rid)
@@ -189,7 +188,7 @@ def undelete(org: "SandboxOrg", table: Table, record_id: str) -> None:
     dml.set_system_fields(table, rid, {"IsDeleted": False}, org.clock.stamp(), True, org.sales_user_id)
 
 
-def touch_system(org: "SandboxOrg", table: Table, record_id: str) -> None:
+def touch_system(org: SandboxOrg, table: Table, record_id: str) -> None:
     """Bump SystemModstamp only (a system process touched the record)."""
     rid = to_18(record_id)
     if rid not in table.rows:
@@ -197,10 +196,10 @@ def touch_system(org: "SandboxOrg", table: Table, record_id: str) -> None:
     dml.set_system_fields(table, rid, {}, org.clock.stamp(), False, None)
 
 
-def late_commit(org: "SandboxOrg", table: Table, record_id: str | None, fields: dict[str, Any],
+def late_commit(org: SandboxOrg, table: Table, record_id: str | None, fields: dict[str, Any],
                 seconds_ago: float) -> str:
     """A write stamped in the past: SystemModstamp/LastModifiedDate = now - seconds_ago."""
-    when = org.clock.now_ms() - int(round(seconds_ago * 1000))
+    when = org.clock.now_ms() - round(seconds_ago * 1000)
     if record_id is None:
         return dml.insert_record(org, table.schema.name, fields, when, org.sales_user_id)
     return dml.update_record(org, table.schema.name, record_id, fields, when, org.sales_user_id, api=False,

@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .ids import InvalidSalesforceId, to_18
-
 from . import dml, lifecycle
 from .auth import AuthState
 from .engine import Result, execute
 from .errors import SandboxError
 from .faults import FaultRegistry
-from .schema import custom_field, standard_schemas
+from .ids import InvalidSalesforceId, to_18
+from .schema import ObjectSchema, custom_field, standard_schemas
 from .soql import parse
-from .schema import ObjectSchema
 from .store import Clock, IdGen, Table, TableView, make_id
 from .usage import DEFAULT_DAILY_LIMIT, ApiUsage
 from .values import datetime_to_ms, ms_to_datetime, parse_datetime_text, to_python
@@ -241,7 +239,7 @@ class SandboxOrg:
         with self.lock:
             self.usage.reset_counters()
 
-    def set_api_limit(self, max: int) -> None:  # noqa: A002 - the contract's name
+    def set_api_limit(self, max: int) -> None:
         """Set the daily API allocation (`DailyApiRequests.Max`)."""
         with self.lock:
             self.usage.max = int(max)

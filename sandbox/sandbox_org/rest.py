@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
-
-from .ids import InvalidSalesforceId, to_18
+from typing import TYPE_CHECKING, Any
 
 from . import dml
 from .engine import Result
 from .errors import SandboxError, not_found
 from .httpio import JSON_TYPE, Request, Response, json_response, no_content
+from .ids import InvalidSalesforceId, to_18
 from .schema import ID_TYPES, FieldDef
 from .values import format_rest_datetime, parse_datetime_text
 
@@ -63,7 +63,7 @@ def _batch_size(request: Request, default: int = DEFAULT_BATCH) -> int:
     return max(200, min(2000, int(match.group(1))))
 
 
-def _page(org: "SandboxOrg", locator: str | None, cursor: Cursor, start: int, version: str) -> Response:
+def _page(org: SandboxOrg, locator: str | None, cursor: Cursor, start: int, version: str) -> Response:
     result = cursor.result
     if result.count_only:
         return json_response(200, {"totalSize": result.total, "done": True, "records": []})
@@ -82,7 +82,7 @@ def _page(org: "SandboxOrg", locator: str | None, cursor: Cursor, start: int, ve
     return json_response(200, body)
 
 
-def query(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def query(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """GET query/?q= and queryAll/?q=: the first page; a cursor keeps the rest."""
     soql = request.param("q")
     if soql is None:
@@ -91,23 +91,23 @@ def query(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     return _page(org, None, Cursor(result, _batch_size(request)), 0, ctx.version)
 
 
-def query_more(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def query_more(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """GET query/{locator}-{offset}: a further page of a stored cursor."""
     match = _LOCATOR_RE.match(ctx.segments[1]) if len(ctx.segments) == 2 else None
     cursor = org.get_cursor(match.group(1)) if match else None
-    if cursor is None or int(match.group(2)) > cursor.result.total:
+    if match is None or cursor is None or int(match.group(2)) > cursor.result.total:
         raise SandboxError("INVALID_QUERY_LOCATOR", "invalid query locator")
     return _page(org, match.group(1), cursor, int(match.group(2)), ctx.version)
 
 
-def resources(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def resources(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """GET /services/data/vXX.X/: the resources this API version offers."""
     base = f"/services/data/v{ctx.version}"
     return json_response(200, {name: f"{base}/{name}" for name in ("sobjects", "query", "queryAll", "limits",
                                                                     "composite", "jobs")})
 
 
-def limits(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def limits(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         return json_response(200, org.usage.limits())
 
@@ -133,7 +133,7 @@ def resolve_sobjects(method: str, seg: list[str]) -> tuple[str, Any]:
     return "other", None
 
 
-def _sobject(org: "SandboxOrg", ctx: "Context") -> str:
+def _sobject(org: SandboxOrg, ctx: Context) -> str:
     return org.table(ctx.segments[1]).schema.name
 
 
@@ -144,31 +144,31 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def describe_global(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def describe_global(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         objects = [t.schema.summary(ctx.version) for t in org.tables.values()]
     return json_response(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects})
 
 
-def metadata(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def metadata(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         summary = org.table(ctx.segments[1]).schema.summary(ctx.version)
     return json_response(200, {"objectDescribe": summary, "recentItems": []})
 
 
-def describe(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def describe(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         return json_response(200, org.api_schema(ctx.segments[1]).describe(ctx.version))
 
 
-def create(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def create(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     body = _body(request)
     with org.lock:
         rid = dml.insert_record(org, _sobject(org, ctx), body, org.clock.stamp(), org.integration_user_id)
     return json_response(201, {"id": rid, "success": True, "errors": []})
 
 
-def _record_json(org: "SandboxOrg", sobject: str, row: list, version: str, fields: str | None) -> Response:
+def _record_json(org: SandboxOrg, sobject: str, row: list, version: str, fields: str | None) -> Response:
     schema = org.api_schema(sobject)
     if fields:
         chosen = []
@@ -182,7 +182,7 @@ def _record_json(org: "SandboxOrg", sobject: str, row: list, version: str, field
     return json_response(200, serializer(sobject, chosen, version)(row))
 
 
-def get(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def get(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         sobject = _sobject(org, ctx)
         try:
@@ -194,7 +194,7 @@ def get(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
         return _record_json(org, sobject, row, ctx.version, request.param("fields"))
 
 
-def update(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def update(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     body = _body(request)
     with org.lock:
         dml.update_record(org, _sobject(org, ctx), ctx.segments[2], body, org.clock.stamp(),
@@ -202,14 +202,14 @@ def update(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     return no_content()
 
 
-def delete(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def delete(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         dml.delete_record(org, _sobject(org, ctx), ctx.segments[2], org.clock.stamp(), org.integration_user_id,
                           deleted_status=404)
     return no_content()
 
 
-def _external_matches(org: "SandboxOrg", sobject: str, field: str, value: str) -> tuple[FieldDef, list[str]]:
+def _external_matches(org: SandboxOrg, sobject: str, field: str, value: str) -> tuple[FieldDef, list[str]]:
     table = org.tables[sobject]
     fdef = table.schema.get(field)
     if fdef is None or not (fdef.external_id or fdef.name == "Id"):
@@ -231,7 +231,7 @@ def _multiple(ids: list[str], sobject: str, version: str) -> Response:
                     JSON_TYPE)
 
 
-def get_by_external_id(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def get_by_external_id(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         sobject = _sobject(org, ctx)
         _fdef, ids = _external_matches(org, sobject, ctx.segments[2], ctx.segments[3])
@@ -242,7 +242,7 @@ def get_by_external_id(org: "SandboxOrg", request: Request, ctx: "Context") -> R
         return _record_json(org, sobject, org.tables[sobject].rows[ids[0]], ctx.version, request.param("fields"))
 
 
-def upsert(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def upsert(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """PATCH sobjects/{Obj}/{ExtField}/{value}: 201 created, 200 updated, 300 several matches."""
     body = _body(request)
     with org.lock:
@@ -262,7 +262,7 @@ def upsert(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
     return json_response(201, {"id": rid, "success": True, "errors": [], "created": True})
 
 
-def delete_by_external_id(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def delete_by_external_id(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     with org.lock:
         sobject = _sobject(org, ctx)
         _fdef, ids = _external_matches(org, sobject, ctx.segments[2], ctx.segments[3])
@@ -289,7 +289,7 @@ def _window(request: Request) -> tuple[int, int]:
     return start, end
 
 
-def get_updated(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def get_updated(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """GET sobjects/{Obj}/updated/?start=&end=: ids whose SystemModstamp lies in the window."""
     start, end = _window(request)
     with org.lock:
@@ -299,7 +299,7 @@ def get_updated(org: "SandboxOrg", request: Request, ctx: "Context") -> Response
     return json_response(200, {"ids": ids, "latestDateCovered": format_rest_datetime(end)})
 
 
-def get_deleted(org: "SandboxOrg", request: Request, ctx: "Context") -> Response:
+def get_deleted(org: SandboxOrg, request: Request, ctx: Context) -> Response:
     """GET sobjects/{Obj}/deleted/?start=&end=: deleted records with their deletion time."""
     start, end = _window(request)
     with org.lock:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import parse_qs, unquote
 
 from . import admin, bulk, composite, rest
@@ -67,7 +67,7 @@ def dispatch(org: SandboxOrg, request: Request, instance_url: str) -> Response:
         raise not_found()
     except SandboxError as exc:
         return error_response(exc)
-    except Exception:  # noqa: BLE001 - the server must answer like Salesforce, never crash
+    except Exception:
         logger.exception("unexpected error answering %s %s", request.method, request.path)
         return json_response(500, [{"message": "An unexpected error occurred. Please include this ErrorId if you "
                                                "contact support: sandbox", "errorCode": "UNKNOWN_EXCEPTION"}])

@@ -129,7 +129,7 @@ class ObjectSchema:
         """Row position of a field that must exist."""
         return self.by_lower[name.lower()].pos
 
-    def without(self, hidden: set[str]) -> "ObjectSchema":
+    def without(self, hidden: set[str]) -> ObjectSchema:
         """The schema as a user who cannot see the `hidden` fields (canonical names) sees it:
         field-level security. Same field definitions and row positions, narrower lookups."""
         if not hidden:
@@ -204,7 +204,7 @@ def _tail() -> list[FieldDef]:
 def lead_schema() -> ObjectSchema:
     """Standard Lead fields."""
     s = ObjectSchema("Lead", "Lead", "Leads", KEY_PREFIXES["Lead"])
-    for f in _head() + [
+    for f in [*_head(),
         _f("LastName", "string", 80, nillable=False, required=True),
         _f("FirstName", "string", 40),
         _ro("Name", "string", length=121, calculated=False, label="Full Name"),
@@ -225,7 +225,7 @@ def lead_schema() -> ObjectSchema:
         _ro("ConvertedAccountId", "reference", reference_to=("Account",)),
         _ro("ConvertedContactId", "reference", reference_to=("Contact",)),
         _ro("ConvertedOpportunityId", "reference", reference_to=("Opportunity",)),
-    ] + _tail():
+    *_tail()]:
         s.add(f)
     return s
 
@@ -233,7 +233,7 @@ def lead_schema() -> ObjectSchema:
 def contact_schema() -> ObjectSchema:
     """Standard Contact fields."""
     s = ObjectSchema("Contact", "Contact", "Contacts", KEY_PREFIXES["Contact"])
-    for f in _head() + [
+    for f in [*_head(),
         _f("AccountId", "reference", reference_to=("Account",)),
         _f("LastName", "string", 80, nillable=False, required=True),
         _f("FirstName", "string", 40),
@@ -246,7 +246,7 @@ def contact_schema() -> ObjectSchema:
         _f("Title", "string", 128),
         _f("Department", "string", 80),
         _f("LeadSource", "picklist", 255),
-    ] + _tail():
+    *_tail()]:
         s.add(f)
     return s
 
@@ -254,7 +254,7 @@ def contact_schema() -> ObjectSchema:
 def account_schema() -> ObjectSchema:
     """Standard Account fields."""
     s = ObjectSchema("Account", "Account", "Accounts", KEY_PREFIXES["Account"])
-    for f in _head() + [
+    for f in [*_head(),
         _f("Name", "string", 255, nillable=False, required=True, label="Account Name"),
         _f("BillingCity", "string", 40),
         _f("BillingCountry", "string", 80),
@@ -262,7 +262,7 @@ def account_schema() -> ObjectSchema:
         _f("Website", "url", 255),
         _f("Industry", "picklist", 255),
         _f("NumberOfEmployees", "int"),
-    ] + _tail():
+    *_tail()]:
         s.add(f)
     return s
 

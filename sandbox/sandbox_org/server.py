@@ -7,6 +7,7 @@ accept loop). Responses always carry Content-Length and are written in one call.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -31,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "SandboxOrg"
     sys_version = ""
-    server: "SandboxHTTPServer"
+    server: SandboxHTTPServer
 
     def setup(self) -> None:
         sock: socket.socket = self.request
@@ -47,12 +48,11 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.track(self.request, False)
-            try:  # socketserver only closes the raw socket, which the TLS wrapper has detached
+            # socketserver only closes the raw socket, which the TLS wrapper has detached
+            with contextlib.suppress(OSError):
                 self.request.close()
-            except OSError:
-                pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
     def _read_body(self) -> bytes:
@@ -129,6 +129,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.handshakes_started = 0     # TCP connections that began a TLS handshake (failed ones too)
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host    # typeshed allows bytes; it is a str here
         shown = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.instance_url = f"https://{shown}:{port}"
         org.instance_url = self.instance_url
@@ -150,10 +151,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._open_lock:
             socks = list(self._open)
         for sock in socks:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
@@ -167,7 +166,7 @@ class ServerThread:
         self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                        name="sandbox-org-https", daemon=True)
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self.thread.start()
         return self
 

@@ -64,7 +64,7 @@ def load(path: Path, daily_api_limit: int | None = None) -> SandboxOrg:
             rows = []
             for saved in obj["rows"]:
                 row = [f.default for f in table.schema.fields] if len(positions) != width else [None] * width
-                for pos, value in zip(positions, saved):
+                for pos, value in zip(positions, saved, strict=False):
                     row[pos] = value
                 rows.append(row)
             table.bulk_insert(rows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .errors import SandboxError
 
@@ -67,21 +67,21 @@ class Cmp:
     field: str
     pos: int
     op: str  # = != < <= > >= IN NOTIN LIKE
-    value: Union[Literal, list[Literal]]
+    value: Literal | list[Literal]
 
 
 @dataclass
 class BoolOp:
     op: str  # AND / OR
-    items: list["Node"]
+    items: list[Node]
 
 
 @dataclass
 class Not:
-    item: "Node"
+    item: Node
 
 
-Node = Union[Cmp, BoolOp, Not]
+Node = Cmp | BoolOp | Not
 
 
 @dataclass

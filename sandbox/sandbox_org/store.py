@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import string
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .blocklist import BlockList
 from .ids import checksum, to_18
@@ -55,7 +56,7 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward (or back, for negative seconds)."""
-        self.offset_ms += int(round(seconds * 1000))
+        self.offset_ms += round(seconds * 1000)
 
     def use_real(self) -> None:
         """Back to the real wall clock."""
@@ -267,9 +268,13 @@ class TableView:
     """A table as the integration user sees it when some of its fields are hidden from that user
     (field-level security): the same rows and indexes, a narrower schema."""
 
-    def __init__(self, table: "Table", schema: ObjectSchema) -> None:
+    def __init__(self, table: Table, schema: ObjectSchema) -> None:
         self._table = table
         self.schema = schema
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._table, name)
+
+
+# What a query runs over: a table, or the integration user's view of it (some fields hidden).
+AnyTable = Table | TableView

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import requests
 
@@ -51,7 +52,7 @@ class Sandbox:
         self.instance_url = ""
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         """Mint TLS material, write the CA file, start serving; optionally seed demo data."""
         tls = mint((self.host,) if self.host not in ("127.0.0.1", "localhost", "0.0.0.0", "::") else ())
         self.ca_path = str(tls.write_ca(self.state_dir / CA_FILE))
@@ -72,7 +73,7 @@ class Sandbox:
         if self._own_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self if self._thread is not None else self.start()
 
     def __exit__(self, *exc: Any) -> None:

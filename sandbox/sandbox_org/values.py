@@ -11,7 +11,7 @@ import calendar
 import logging
 import re
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -57,20 +57,20 @@ def parse_date_text(text: str) -> str:
     return match.group(0)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
 
 def datetime_to_ms(value: datetime) -> int:
     """Epoch milliseconds of a datetime (truncated); a naive datetime is taken as UTC."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return (value - _EPOCH) // _ONE_MS
 
 
 def ms_to_datetime(ms: int) -> datetime:
     """A tz-aware UTC datetime from epoch milliseconds."""
-    return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc).replace(
+    return datetime.fromtimestamp(ms / 1000.0, tz=UTC).replace(
         microsecond=(ms % 1000) * 1000)
 
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from .ids import InvalidSalesforceId, to_18
-
 from .schema import NUMBER_TYPES, STRING_TYPES, FieldDef
 from .soql import Cmp, Literal, Node, Not, Query, soql_error
 from .values import parse_datetime_text
 
 if TYPE_CHECKING:
-    from .store import Table
+    from .store import AnyTable
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _type_error(query: Query, fdef: FieldDef, lit: Literal) -> Exception:
 
 def keyword_range(word: str, ftype: str, now_ms: int) -> tuple[Any, Any]:
     """[start, end) of a relative date literal, as epoch ms (dateTime) or ISO dates (date)."""
-    today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).replace(hour=0, minute=0, second=0,
+    today = datetime.fromtimestamp(now_ms / 1000, tz=UTC).replace(hour=0, minute=0, second=0,
                                                                            microsecond=0)
     word = word.upper()
     if word == "TODAY":
@@ -99,7 +99,7 @@ def literal_value(query: Query, fdef: FieldDef, lit: Literal, now_ms: int) -> An
     raise _type_error(query, fdef, lit)
 
 
-def _compile_cmp(query: Query, table: "Table", node: Cmp, now_ms: int) -> Pred:
+def _compile_cmp(query: Query, table: AnyTable, node: Cmp, now_ms: int) -> Pred:
     fdef = table.schema.get(node.field)
     if fdef is None:
         from .engine import resolve_field  # the message lives with the other resolution errors
@@ -167,7 +167,7 @@ def _compile_cmp(query: Query, table: "Table", node: Cmp, now_ms: int) -> Pred:
     return lambda r: r[pos] is not None and get(r) >= value
 
 
-def compile_node(query: Query, table: "Table", node: Node, now_ms: int) -> Pred:
+def compile_node(query: Query, table: AnyTable, node: Node, now_ms: int) -> Pred:
     """A predicate over rows for a WHERE tree."""
     if isinstance(node, Cmp):
         return _compile_cmp(query, table, node, now_ms)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
-
 from sandbox_org.testing import Sandbox, running_sandbox
+from simple_salesforce import Salesforce
 
 
 @pytest.fixture(scope="session")

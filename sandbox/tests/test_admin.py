@@ -3,14 +3,13 @@ operations as `SandboxOrg`, with the same results and errors."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import requests
-from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceMalformedRequest
-
 from sandbox_org.admin_client import SandboxAdminClient
 from sandbox_org.errors import SandboxError
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceMalformedRequest
 
 
 @pytest.fixture
@@ -21,7 +20,7 @@ def admin(sandbox):
 
 
 def test_records_clock_and_lifecycle_over_http(admin, org, sf):
-    admin.set_clock(datetime(2031, 3, 4, 5, 6, 7, tzinfo=timezone.utc))
+    admin.set_clock(datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC))
     lead = admin.create("Lead", {"LastName": "Admin", "Company": "Ops", "Email": "a@ops.io"})
     got = admin.get("Lead", lead)
     assert got == org.get("Lead", lead)
@@ -31,7 +30,7 @@ def test_records_clock_and_lifecycle_over_http(admin, org, sf):
     result = admin.convert_lead(lead)
     assert admin.get("Lead", lead)["ConvertedDate"] == date(2031, 3, 4)
     assert admin.get("Contact", result["contact_id"])["Email"] == "a@ops.io"
-    ids = admin.seed("Account", [{"Name": "S1", "CreatedDate": datetime(2030, 1, 1, tzinfo=timezone.utc)},
+    ids = admin.seed("Account", [{"Name": "S1", "CreatedDate": datetime(2030, 1, 1, tzinfo=UTC)},
                                  {"Name": "S2"}])
     admin.merge("Account", ids[0], [ids[1]])
     assert admin.get("Account", ids[1])["MasterRecordId"] == ids[0]
@@ -41,10 +40,10 @@ def test_records_clock_and_lifecycle_over_http(admin, org, sf):
     assert (admin.now() - admin.get("Contact", late)["SystemModstamp"]).total_seconds() >= 89
     admin.delete("Contact", late)
     admin.undelete("Contact", late)
-    assert admin.query("SELECT LastName FROM Contact WHERE Id = '%s'" % late) == [{"LastName": "Late"}]
+    assert admin.query(f"SELECT LastName FROM Contact WHERE Id = '{late}'") == [{"LastName": "Late"}]
     admin.advance_clock(60)
     admin.use_real_clock()
-    assert admin.now().year == datetime.now(timezone.utc).year
+    assert admin.now().year == datetime.now(UTC).year
 
 
 def test_usage_faults_and_schema_over_http(admin, org, sf):

@@ -8,7 +8,6 @@ from simple_salesforce import Salesforce, SalesforceLogin
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceExpiredSession
 
 
-
 def test_client_credentials_in_form_and_basic_auth(sandbox):
     session = sandbox.session()
     url = f"{sandbox.instance_url}/services/oauth2/token"

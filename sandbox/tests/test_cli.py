@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import requests
-from simple_salesforce import Salesforce
-
 from sandbox_org.admin_client import SandboxAdminClient
+from simple_salesforce import Salesforce
 
 
 def _start(state_dir: Path, *extra: str) -> tuple[subprocess.Popen, list[str]]:

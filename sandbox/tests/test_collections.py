@@ -11,7 +11,7 @@ def _contacts(*names, **extra):
 
 
 def test_create_in_input_order_with_per_record_errors(org, sf):
-    records = _contacts("A", "B") + [{"attributes": {"type": "Contact"}, "FirstName": "no last name"}]
+    records = [*_contacts("A", "B"), {"attributes": {"type": "Contact"}, "FirstName": "no last name"}]
     results = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": records})
     assert [r["success"] for r in results] == [True, True, False]
     assert results[2] == {"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING",
@@ -22,7 +22,7 @@ def test_create_in_input_order_with_per_record_errors(org, sf):
 
 
 def test_all_or_none_rolls_everything_back(org, sf):
-    records = _contacts("A", "B") + [{"attributes": {"type": "Contact"}, "Bogus__c": 1}]
+    records = [*_contacts("A", "B"), {"attributes": {"type": "Contact"}, "Bogus__c": 1}]
     results = sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": records})
     assert org.count("Contact") == 0
     assert [r["errors"][0]["statusCode"] for r in results] == [

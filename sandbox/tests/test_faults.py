@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 import requests
+from sandbox_org.errors import SandboxError
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceGeneralError,
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
 )
-
-from sandbox_org.errors import SandboxError
 
 
 @pytest.mark.parametrize("kind, exception, status, code", [

@@ -5,9 +5,8 @@ while Salesforce users (the operator methods) still see and write it."""
 from __future__ import annotations
 
 import pytest
-from simple_salesforce.exceptions import SalesforceMalformedRequest
-
 from sandbox_org.errors import SandboxError
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sandbox_org.generator import generate_demo_org
 from sandbox_org.org import SandboxOrg
 
-CLOCK = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+CLOCK = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _org(seed=7, **sizes):

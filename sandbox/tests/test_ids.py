@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from sandbox_org.ids import InvalidSalesforceId, checksum, to_18
 
 # Checked vectors (salesforce_id_converter on PyPI, the salesforce_id_formatter gem, two gists).

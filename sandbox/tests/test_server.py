@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from sandbox_org.testing import running_sandbox
 
 
-
 def test_starting_a_sandbox_is_cheap():
     timings = []
     for _ in range(3):

@@ -3,13 +3,13 @@ Salesforce answers for bad SOQL, and format_soql round trips."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 LEADS = {
     "ann": {"FirstName": "Ann", "LastName": "O'Brien", "Email": "Ann.OBrien@Example.com", "Company": "Acme",
             "Title": "CEO", "City": "Paris", "NumberOfEmployees": 10},
@@ -28,7 +28,7 @@ ORDER = list(LEADS)
 def leads(org):
     records = [{**fields, "SystemModstamp": T0 + timedelta(hours=n + 1), "CreatedDate": T0}
                for n, fields in enumerate(LEADS.values())]
-    return dict(zip(ORDER, org.seed("Lead", records)))
+    return dict(zip(ORDER, org.seed("Lead", records), strict=False))
 
 
 CASES = [

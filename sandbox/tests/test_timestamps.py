@@ -3,7 +3,7 @@ late commits."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from simple_salesforce import format_soql
 
@@ -50,21 +50,21 @@ def test_stamps_never_go_back_never_run_ahead_and_are_utc_milliseconds(org):
     stamps = [org.get("Contact", i)["SystemModstamp"] for i in ids]
     assert stamps == sorted(stamps) and len(set(stamps)) < len(stamps)
     assert stamps[-1] <= org.now()
-    assert all(s.tzinfo == timezone.utc and s.microsecond % 1000 == 0 for s in stamps)
+    assert all(s.tzinfo == UTC and s.microsecond % 1000 == 0 for s in stamps)
     org.update("Contact", ids[-1], {"Title": "Again"})       # but one record's stamp always moves on
     assert org.get("Contact", ids[-1])["SystemModstamp"] > stamps[-1]
 
 
 def test_clock_can_be_set_and_advanced(org, sf):
-    org.set_clock(datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    org.set_clock(datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC))
     first = sf.Lead.create({"LastName": "Future", "Company": "C"})["id"]
     assert _stamps(sf, "Lead", first)[0].startswith("2030-01-02T03:04:0")
     org.advance_clock(3600)
-    assert org.now() >= datetime(2030, 1, 2, 4, 4, 5, tzinfo=timezone.utc)
+    assert org.now() >= datetime(2030, 1, 2, 4, 4, 5, tzinfo=UTC)
     second = org.create("Lead", {"LastName": "Later", "Company": "C"})
-    assert org.get("Lead", second)["CreatedDate"] >= datetime(2030, 1, 2, 4, 4, 5, tzinfo=timezone.utc)
+    assert org.get("Lead", second)["CreatedDate"] >= datetime(2030, 1, 2, 4, 4, 5, tzinfo=UTC)
     org.use_real_clock()
-    assert abs(org.now() - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    assert abs(org.now() - datetime.now(UTC)) < timedelta(seconds=5)
 
 
 def test_late_commit_becomes_visible_behind_the_watermark(org, sf):

@@ -4,17 +4,16 @@ datetime literals as format_soql writes them."""
 from __future__ import annotations
 
 import bisect
-from datetime import datetime, timedelta, timezone
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from simple_salesforce import format_soql
+from datetime import UTC, datetime, timedelta, timezone
 
 import sandbox_org.blocklist as blocklist
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sandbox_org.ids import to_18
 from sandbox_org.soql import parse
 from sandbox_org.store import make_id, normalize_id
 from sandbox_org.values import datetime_to_ms, format_rest_datetime, parse_datetime_text
-from sandbox_org.ids import to_18
+from simple_salesforce import format_soql
 
 OPS = st.lists(st.tuples(st.sampled_from(["add", "remove", "update", "window"]), st.integers(0, 60),
                          st.integers(0, 60), st.booleans()), max_size=120)
@@ -64,7 +63,7 @@ def test_generated_ids_carry_the_salesforce_checksum(prefix, number):
 
 
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1),
-                    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-5)),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)),
                                                timezone(timedelta(hours=5, minutes=30))])))
 def test_format_soql_datetimes_parse_to_the_same_instant(moment):
     soql = format_soql("SELECT Id FROM Lead WHERE SystemModstamp > {}", moment)

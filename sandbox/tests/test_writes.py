@@ -4,13 +4,12 @@ and the errors Salesforce answers (mapped to simple-salesforce's exceptions)."""
 from __future__ import annotations
 
 import pytest
+from sandbox_org.ids import KEY_PREFIXES, to_18
 from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
     SalesforceResourceNotFound,
 )
-
-from sandbox_org.ids import KEY_PREFIXES, to_18
 
 
 def test_create_get_update_delete(org, sf):
@@ -45,7 +44,7 @@ def test_ids_are_18_chars_with_checksum_and_prefix(org, sf):
            {"Account": {"Name": "A"}, "Contact": {"LastName": "C"}, "Lead": {"LastName": "L", "Company": "C"}}.items()}
     for name, rid in ids.items():
         assert len(rid) == 18 and rid.startswith(KEY_PREFIXES[name]) and to_18(rid[:15]) == rid
-    assert len(set(i[3:15] for i in ids.values())) == 3
+    assert len({i[3:15] for i in ids.values()}) == 3
     assert sf.Contact.get(ids["Contact"][:15])["Id"] == ids["Contact"]  # 15-char ids are accepted
     assert sf.Contact.update(ids["Contact"][:15], {"Title": "T"}) == 204
     with pytest.raises(SalesforceResourceNotFound):

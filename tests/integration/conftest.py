@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from sandbox_org.testing import running_sandbox
+
 from tests.integration.harness import SyncHarness
 
 

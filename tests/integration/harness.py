@@ -13,8 +13,8 @@ from sqlalchemy import select
 from conversion_sync.config import load_sync_settings
 from conversion_sync.partitions import first_partition_start, partition_bounds, partition_key_for
 from conversion_sync.resources.salesforce import SalesforceResource
-from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.runner import CycleResult, run_sync_cycle
+from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.service.extract import extract
 from conversion_sync.store import watermarks
 from conversion_sync.store.database import open_engine
@@ -26,7 +26,7 @@ OBJECTS = ("Account", "Contact", "Lead")
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class SyncHarness:

@@ -10,7 +10,7 @@ import pytest
 
 from conversion_sync.cli import main
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 LONG_EMAIL = "a" * 399 + "@example.com"           # 411 characters: overflowed varchar(320)
 
 

@@ -14,9 +14,9 @@ import dagster as dg
 import pytest
 
 from conversion_sync import cli, config
+from conversion_sync import runner as cycle
 from conversion_sync.definitions import defs
 from conversion_sync.resources.database import ConversionDatabase
-from conversion_sync import runner as cycle
 
 RULE_CODE = re.compile(r"\b[RPH]\d[a-e]?\b")
 

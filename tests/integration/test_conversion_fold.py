@@ -16,7 +16,7 @@ import pytest
 
 from conversion_sync.sync.ids import to_18
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ORDERS = ["one_cycle", "one_cycle_lead_first", "two_cycles_lead_first", "two_cycles_contact_first"]
 
 

@@ -2,6 +2,7 @@
 syncs started at once (R1), and a 3-day backfill run twice (R2)."""
 
 import datetime as dt
+import itertools
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from conversion_sync.resources.database import ConversionDatabase
 from conversion_sync.runner import run_job
 from conversion_sync.store.schema import sync_runs
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_definitions_load_with_the_graph_the_ui_shows():
@@ -122,7 +123,7 @@ def test_r1_two_syncs_started_at_once_never_write_at_the_same_time(harness, org,
         rows = conn.execute(select(sync_runs.c.run_id, sync_runs.c.started_at, sync_runs.c.finished_at)
                             .order_by(sync_runs.c.started_at)).all()
     assert len({r.run_id for r in rows}) == 2 and len(rows) == 12     # six steps each
-    for earlier, later in zip(rows, rows[1:]):
+    for earlier, later in itertools.pairwise(rows):
         assert earlier.finished_at <= later.started_at, "two sync steps wrote at the same time"
     assert len(harness.contacts()) == 3000                # and nothing was created twice
 
@@ -153,7 +154,7 @@ def test_a_three_day_backfill_twice_gives_the_same_store(harness, org):
     # Each day has its own counts, not the range's total (5 Leads a day).
     for asset, key in (("salesforce_leads", "pulled"), ("contacts", "created")):
         by_day = first.partitions[asset]
-        assert {day: by_day[day.strftime("%Y-%m-%d")][key] for day in days} == {day: 5 for day in days}, asset
+        assert {day: by_day[day.strftime("%Y-%m-%d")][key] for day in days} == dict.fromkeys(days, 5), asset
 
 
 def test_the_push_sensor_requests_a_push_only_when_something_is_queued_and_no_sync_runs(harness, org):

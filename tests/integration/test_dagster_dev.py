@@ -3,13 +3,13 @@ location, shows the asset graph over GraphQL, and its daemon's sensor runs a syn
 
 import datetime as dt
 import os
-import warnings
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -68,7 +68,7 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
     env = {**os.environ, **sandbox.env(), "DAGSTER_HOME": str(home), "CONVERSION_DATABASE_URL": database_url,
            "CONVERSION_SYNC_SETTLE_SECONDS": "0",
            "CONVERSION_SYNC_PARTITIONS_START": str(dt.date.today() - dt.timedelta(days=5))}
-    log = open(tmp_path / "dagster.log", "w")
+    log = open(tmp_path / "dagster.log", "w")  # noqa: SIM115 (dagster dev's output while it runs; closed below)
     process = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(ROOT / "workspace.yaml"),
                                 "-h", "127.0.0.1", "-p", str(port)],
                                cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -98,7 +98,7 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
         # days finds it. Launched as the UI does, run by the daemon, one run for the range.
         late = org.late_commit("Lead", fields={"LastName": "Late", "Company": "X", "Email": "late@example.com"},
                                seconds_ago=2 * 86400)
-        today = dt.datetime.now(dt.timezone.utc).date()
+        today = dt.datetime.now(dt.UTC).date()
         days = {"start": str(today - dt.timedelta(days=3)), "end": str(today - dt.timedelta(days=1))}
         assets = ["salesforce_accounts", "salesforce_contacts", "salesforce_leads", "companies", "contacts"]
         launched = _graphql(port, BACKFILL_MUTATION, {"params": {"partitionsByAssets": [
@@ -126,7 +126,7 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
             process.wait(30)
         log.close()
     if not stopped_by_term:   # seen on this machine: shutdown hangs now and then; not what this test is about
-        warnings.warn("dagster dev did not stop within 90 s of SIGTERM and was killed")
+        warnings.warn("dagster dev did not stop within 90 s of SIGTERM and was killed", stacklevel=2)
 
 
 def _node(port: int, name: str) -> dict:
@@ -147,7 +147,7 @@ def _ui_checks(harness, org, port: int, backfill_id: str, days: dict) -> None:
     # The 3-day UI backfill was one run, and each day got its own counts (the late Lead is on its day).
     runs = _graphql(port, BACKFILL_RUNS, {"id": backfill_id})["runsOrError"]["results"]
     assert len(runs) == 1, runs
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     keys = [str(today - dt.timedelta(days=n)) for n in (3, 2, 1)]
     events = _graphql(port, PARTITION_METADATA, {"key": {"path": ["salesforce_leads"]}, "partitions": keys}
                       )["assetOrError"]["assetMaterializations"]

@@ -13,7 +13,7 @@ from conversion_sync.errors import InvalidInput
 from conversion_sync.service.entry import import_csv
 from conversion_sync.store.schema import contact_identifiers
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def identifiers(harness, contact_id):

@@ -15,12 +15,12 @@ import sys
 from sqlalchemy import update
 
 from conversion_sync.cli_text import cycle_text, status_text
-from conversion_sync.store.editing import set_contact_field
 from conversion_sync.config import load_sync_settings
+from conversion_sync.store.editing import set_contact_field
 from conversion_sync.store.queries import status
 from conversion_sync.store.schema import salesforce_fields
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _edit(harness, contact_id, field, value):

@@ -201,6 +201,6 @@ def test_the_default_data_folder_is_still_created(tmp_path, monkeypatch, capsys)
 def test_out_of_range_numbers_are_refused_before_the_database_sees_them(db, capsys, argv):
     with pytest.raises(SystemExit) as stopped:
         main(argv)
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert stopped.value.code == 2 and "Traceback" not in err
     assert "must be between" in err.strip().splitlines()[-1]

@@ -144,7 +144,7 @@ def test_a_wrong_client_secret_is_one_sentence_without_the_secret(run_cli, monke
 
 def test_verbose_shows_the_traceback_and_still_ends_with_the_sentence(sandbox, run_cli, monkeypatch):
     access_token_mode(sandbox, monkeypatch, token="00Dnot-a-real-token")
-    code, out, err = run_cli("sync", "--verbose")
+    code, _out, err = run_cli("sync", "--verbose")
     assert code == 2
     assert "Stack Trace" in err and "SalesforceAuthError" in err
     assert "SALESFORCE_ACCESS_TOKEN" in err.rstrip().splitlines()[-1]

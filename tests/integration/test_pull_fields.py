@@ -2,13 +2,11 @@
 
 import datetime as dt
 
-import pytest
-
 from conversion_sync.config import load_sync_settings
 from conversion_sync.store.editing import set_contact_field
 from conversion_sync.sync.records import parse_datetime
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def edit_in_conversion(harness, contact_id, field, value):
@@ -38,7 +36,7 @@ def test_a_field_whose_value_does_not_change_keeps_its_updated_at(harness, org):
 
 
 def test_default_prefer_salesforce_unless_empty(harness, org):
-    lead, contact = pulled_lead(harness, org, Title="CEO")
+    lead, _contact = pulled_lead(harness, org, Title="CEO")
     org.update("Lead", lead, {"Title": None})
     harness.pull()
     assert harness.contact_of(lead).title == "CEO"          # an empty Salesforce value is not taken
@@ -49,7 +47,7 @@ def test_default_prefer_salesforce_unless_empty(harness, org):
 
 def test_always_prefer_salesforce_takes_empty_values_too(harness, org, sync_config):
     sync_config("fields:\n  title: {salesforce: Title, preference: always_prefer_salesforce}\n")
-    lead, contact = pulled_lead(harness, org, Title="CEO")
+    lead, _contact = pulled_lead(harness, org, Title="CEO")
     org.update("Lead", lead, {"Title": None})
     harness.pull()
     assert harness.contact_of(lead).title is None
@@ -67,7 +65,7 @@ def test_always_prefer_conversion_never_overwrites(harness, org, sync_config):
 
 def test_do_not_sync_ignores_the_field(harness, org, sync_config):
     sync_config("fields:\n  title: {salesforce: Title, preference: do_not_sync}\n")
-    lead, contact = pulled_lead(harness, org, Title="CEO")
+    _lead, contact = pulled_lead(harness, org, Title="CEO")
     assert contact.title is None
 
 
@@ -103,7 +101,7 @@ def test_a_record_touched_for_another_field_never_reverts_a_conversion_edit(harn
 def test_custom_fields_map_to_salesforce_custom_fields(harness, org, sync_config):
     org.add_field("Lead", "Score__c", type="string")
     sync_config("custom_fields: [score]\nfields:\n  score: {salesforce: {Lead: Score__c}, preference: two_way}\n")
-    lead, contact = pulled_lead(harness, org, Score__c="42")
+    _lead, contact = pulled_lead(harness, org, Score__c="42")
     assert harness.attribute(contact.id, "score") == "42"
 
 
@@ -125,7 +123,7 @@ def test_a_newly_added_mapping_is_backfilled_by_re_pulling(harness, org, sync_co
     re-pulled by a backfill."""
     org.add_field("Lead", "Score__c", type="string")
     sync_config("lookback_seconds: 0\n")
-    lead, contact = pulled_lead(harness, org, Score__c="42")
+    _lead, contact = pulled_lead(harness, org, Score__c="42")
     sync_config("lookback_seconds: 0\ncustom_fields: [score]\nfields:\n  score: {salesforce: {Lead: Score__c}}\n")
     harness.pull()                                   # incremental: the record did not change
     assert harness.attribute(contact.id, "score") is None

@@ -7,7 +7,7 @@ from sqlalchemy import insert
 from conversion_sync.store.schema import contact_identifiers
 from conversion_sync.sync.ids import to_18
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # -- R6 -----------------------------------------------------------------------------------------
@@ -134,8 +134,8 @@ def test_r7_no_second_link_when_the_contact_is_already_someone_elses(harness, or
     existing = org.create("Contact", {"LastName": "Other", "Email": "other@example.com"})
     harness.pull()
     holder = harness.contact_of(existing)
-    from conversion_sync.store.editing import set_contact_field
     from conversion_sync.config import load_sync_settings
+    from conversion_sync.store.editing import set_contact_field
     with harness.engine.begin() as conn:   # the holder has Conversion-side data: never folded
         set_contact_field(conn, load_sync_settings().custom_fields, holder.id, "title", "Buyer", now=dt.datetime.now(UTC))
     org.convert_lead(lead, contact_id=existing)

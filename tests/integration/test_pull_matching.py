@@ -7,7 +7,7 @@ from sqlalchemy import insert
 from conversion_sync.store.schema import contacts, sync_watermarks
 from conversion_sync.sync.ids import to_18
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def add_conversion_contact(harness, email, *, updated_at=None, salesforce_id=None, first_name=None):

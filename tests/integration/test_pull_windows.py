@@ -4,13 +4,12 @@ and H3's budget stop on the pull side."""
 import datetime as dt
 
 import pytest
-
 from simple_salesforce.exceptions import SalesforceGeneralError
 
 from conversion_sync.errors import SalesforceApiError, SalesforceConnectionError
 from conversion_sync.store import watermarks
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def live_mark(harness, sobject="Lead"):

@@ -14,7 +14,7 @@ from conversion_sync.store.push import work_due_count
 from conversion_sync.store.schema import contact_identifiers, sync_events
 from conversion_sync.sync.ids import to_18
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def records_with_email(org, sobject, email):
@@ -224,10 +224,9 @@ def test_p6_merging_contacts_linked_to_different_records_is_refused(harness, org
     a = org.create("Lead", {"LastName": "A", "Company": "X", "Email": "a@example.com"})
     b = org.create("Lead", {"LastName": "B", "Company": "X", "Email": "b@example.com"})
     harness.pull()
-    with pytest.raises(MergeRefused, match="different Salesforce records"):
-        with harness.engine.begin() as conn:
-            merge_contacts(conn, load_sync_settings().custom_fields, harness.contact_of(a).id, harness.contact_of(b).id,
-                           now=dt.datetime.now(UTC))
+    with pytest.raises(MergeRefused, match="different Salesforce records"), harness.engine.begin() as conn:
+        merge_contacts(conn, load_sync_settings().custom_fields, harness.contact_of(a).id, harness.contact_of(b).id,
+                       now=dt.datetime.now(UTC))
     assert len(harness.contacts()) == 2       # atomic: nothing changed
 
 

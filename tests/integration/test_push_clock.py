@@ -10,11 +10,11 @@ import datetime as dt
 import pytest
 from simple_salesforce import format_soql
 
-from conversion_sync.store.editing import set_contact_field
 from conversion_sync.config import load_sync_settings
+from conversion_sync.store.editing import set_contact_field
 from conversion_sync.sync.ids import to_18
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SKEWS = [-300, -5, 0, 5, 300]      # the org's clock against ours, in seconds
 WRITE_CALLS = ("collections_", "sobject_create", "sobject_update", "sobject_upsert", "bulk_ingest")
 

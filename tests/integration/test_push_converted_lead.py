@@ -28,7 +28,7 @@ def test_a_push_that_runs_before_the_conversion_is_applied_leaves_the_converted_
     assert harness.staged(lead).is_converted
     assert harness.contact(contact.id).salesforce_id == to_18(lead)    # still linked to the Lead
     with harness.engine.begin() as conn:
-        set_contact_field(conn, load_sync_settings().custom_fields, contact.id, "title", "CEO", now=dt.datetime.now(dt.timezone.utc))
+        set_contact_field(conn, load_sync_settings().custom_fields, contact.id, "title", "CEO", now=dt.datetime.now(dt.UTC))
 
     org.reset_counters()
     counts = harness.push()

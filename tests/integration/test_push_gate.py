@@ -12,7 +12,7 @@ from conversion_sync.config import load_sync_settings
 from conversion_sync.store.editing import set_contact_field
 from tests.integration.test_push_clock import our_clock, writes  # noqa: F401 (fixture)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SKEWS = [0, 5, 300]          # the org's clock ahead of ours, in seconds
 
 

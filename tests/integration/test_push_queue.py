@@ -18,7 +18,7 @@ from conversion_sync.store.queries import status
 from conversion_sync.store.schema import contacts
 from conversion_sync.sync.ids import to_18
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EVALUATIONS = 200          # ~10 minutes of a sensor ticking every few seconds
 
 

@@ -18,7 +18,7 @@ from conversion_sync.assets import salesforce as salesforce_assets
 from conversion_sync.config import load_sync_settings
 from conversion_sync.store.editing import set_contact_field
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 WRITES = ("sobject_create", "sobject_update", "sobject_upsert", "collections_create", "collections_update",
           "collections_upsert", "bulk_ingest")
 

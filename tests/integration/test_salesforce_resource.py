@@ -79,7 +79,7 @@ def test_an_unverifiable_certificate_is_refused_with_a_sentence(sandbox, monkeyp
 
 def test_an_unreachable_org_says_so(sandbox, monkeypatch):
     monkeypatch.setenv("SALESFORCE_INSTANCE_URL", "https://127.0.0.1:1")
-    with pytest.raises(SalesforceConnectionError, match="Could not reach Salesforce at https://127.0.0.1:1"):
+    with pytest.raises(SalesforceConnectionError, match=r"Could not reach Salesforce at https://127\.0\.0\.1:1"):
         client()
 
 

@@ -2,16 +2,17 @@
 records one by one, in (SystemModstamp, Id) order, gives. Random org histories (creates, email
 changes, deletes, conversions, merges, Account moves) over two cycles, through the sandbox org."""
 
+import contextlib
 import datetime as dt
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sandbox_org.errors import SandboxError
 from sqlalchemy import insert, select
 
 from conversion_sync.config import load_sync_settings
 from conversion_sync.partitions import first_partition_start, partition_bounds, partition_key_for
 from conversion_sync.resources.salesforce import SalesforceResource
-from sandbox_org.errors import SandboxError
 from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.service.extract import extract
 from conversion_sync.store import watermarks
@@ -19,7 +20,7 @@ from conversion_sync.store.database import open_engine
 from conversion_sync.store.schema import companies, contacts, sync_events, sync_warnings
 from conversion_sync.sync.windows import plan_window
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EMAILS = ["ann@example.com", "ANN@example.com", "bob@example.com", "cy@example.com", None]
 FREE_CONTACTS = ["ann@example.com", "bob@example.com", "bob@example.com"]
 
@@ -48,10 +49,8 @@ class History:
 
     def apply(self, op):
         kind, *args = op
-        try:
+        with contextlib.suppress(SandboxError):
             getattr(self, f"_{kind}")(*args)
-        except SandboxError:
-            pass
 
     def _pick(self, items, index):
         return items[index % len(items)] if items else None

@@ -35,7 +35,7 @@ def test_a_record_pulled_with_15_character_ids_is_the_same_record(harness, org, 
     org.update("Lead", lead, {"Title": "Buyer"})
     converted = org.convert_lead(lead, account_id=acme)                     # a new Contact, at Acme (R7)
     if api == "bulk":     # Bulk 2.0 serves wide windows: a backfill of yesterday and today
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         second = harness.backfill(days=[partition_key_for(now - dt.timedelta(days=1)), partition_key_for(now)])
     else:
         second = harness.pull()

@@ -5,6 +5,8 @@ concurrent first commands on a fresh DAGSTER_HOME all work (issue 8, findings 3-
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -67,10 +69,8 @@ def start(sandbox, database_url, dagster_home):
     run.env = env
     yield run
     for process in processes:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.communicate(timeout=60)
 
 
@@ -149,7 +149,7 @@ def test_r1_a_sync_killed_mid_run_is_marked_failed_and_the_sensor_starts_the_nex
             "is gone.")
     org.clear_faults()
     again = start()
-    out, err = again.communicate(timeout=300)
+    _out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     contacts = harness.contacts()
     assert len({c.email for c in contacts}) == len(contacts) == 520
@@ -165,7 +165,7 @@ def test_r1_the_next_cli_sync_marks_a_killed_one_failed_before_it_starts(harness
     sync.wait(30)
     org.clear_faults()
     again = start()
-    out, err = again.communicate(timeout=300)
+    _out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     with dagster_instance() as instance:
         statuses = sorted(r.status.value for r in instance.get_runs())
@@ -240,7 +240,7 @@ def test_r1_three_syncs_at_once_run_one_after_the_other_never_step_by_step(harne
         spans[row.run_id] = (min(first, row.started_at), max(last, row.finished_at), steps + 1)
     ordered = sorted(spans.values())
     assert len(ordered) == 3 and all(steps == 6 for _, _, steps in ordered)
-    for (_, end, _), (begin, _, _) in zip(ordered, ordered[1:]):
+    for (_, end, _), (begin, _, _) in itertools.pairwise(ordered):
         assert end <= begin, "the steps of two sync runs interleaved"
     waits = [err for _, err in outputs if "Waiting for the sync run" in err]
     assert len(waits) == 2, outputs

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sandbox_org import generator as gen
 from sqlalchemy import select
 
-from sandbox_org import generator as gen
 from conversion_sync.store.schema import contacts
 from conversion_sync.sync.ids import to_18
 from tests.soak.ledger import COMPARED, CONVERSION, SALESFORCE, norm

@@ -136,7 +136,7 @@ def diverged(driver) -> list[str]:
 
 
 def stuck_queued(driver) -> list[str]:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     problems = []
     for row in _contacts(driver.engine):
         if row.push_state == "queued" or (row.push_state == "failed" and row.push_next_attempt_at

@@ -18,15 +18,16 @@ import random
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dagster as dg
-from sqlalchemy import and_, or_, select
-
 from sandbox_org import generator as gen
 from sandbox_org.errors import SandboxError
+from sqlalchemy import and_, or_, select
+
 from conversion_sync.store.database import open_engine
 from conversion_sync.store.schema import contacts, sync_runs
 from conversion_sync.sync.ids import to_18
@@ -68,15 +69,15 @@ class Profile:
     edit_beside_unsent: bool = False
 
     @classmethod
-    def ci(cls) -> "Profile":
+    def ci(cls) -> Profile:
         return cls()
 
     @classmethod
-    def long(cls) -> "Profile":
+    def long(cls) -> Profile:
         return cls(cycles=400, sync_kills=40, cli_kills=8, accounts=30, contacts=120, leads=120)
 
     @classmethod
-    def from_env(cls, long: bool = False) -> "Profile":
+    def from_env(cls, long: bool = False) -> Profile:
         profile = cls.long() if long or os.environ.get("CONVERSION_SOAK_LONG") == "1" else cls.ci()
         if os.environ.get("CONVERSION_SOAK_CYCLES"):
             profile.cycles = int(os.environ["CONVERSION_SOAK_CYCLES"])
@@ -242,7 +243,7 @@ class SoakDriver(Actions):
         """`conversion-sync sync` in a subprocess, SIGKILLed after a random delay or once a given
         step has finished (so during the next extract, the apply or the push)."""
         since = self.org_free_now()
-        mode = self.rng.choice(("delay",) + EXTRACT_AND_APPLY_STEPS)
+        mode = self.rng.choice(("delay", *EXTRACT_AND_APPLY_STEPS))
         extra = self.rng.uniform(0.0, 0.3) if mode != "delay" else self.rng.uniform(1.5, 6.0)
         proc = subprocess.Popen([CLI, "sync"], env={**os.environ, **self.env}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
@@ -266,7 +267,7 @@ class SoakDriver(Actions):
     def org_free_now(self):
         import datetime as dt
 
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
     def step_finished_since(self, step: str, since) -> bool:
         with self.engine.connect() as conn:

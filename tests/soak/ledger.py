@@ -10,8 +10,9 @@ failure message); the org's skewed clock never enters the ledger.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 SALESFORCE, CONVERSION = "salesforce", "conversion"
 # The fields both sides edit; all are `two_way` in the soak's settings, so the last writer wins.

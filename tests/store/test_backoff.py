@@ -14,7 +14,7 @@ from conversion_sync.store.identity import request_push
 from conversion_sync.store.schema import contacts, salesforce_records
 from conversion_sync.sync.records import PulledRecord
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEAD = "00Q8d0000000001AAA"
 

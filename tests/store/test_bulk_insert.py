@@ -11,7 +11,7 @@ from conversion_sync.store import bulk
 from conversion_sync.store.schema import salesforce_records as sr
 from conversion_sync.store.schema import sync_events
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
 NASTY = ["tab\there", "line\nbreak\r\nend", "back\\slash \\N", 'quote " and \'', "Zoë 日本 ✓", "\\N", "", " "]
 
@@ -71,7 +71,7 @@ def test_bulk_update_sets_each_rows_values_and_the_constants(engine):
                          constants={"pending": False, "attempts": 0, "last_error": None})
     with engine.connect() as conn:
         stored = {row.salesforce_id: row for row in conn.execute(select(sr).where(sr.c.salesforce_id.like("C%")))}
-    for i, change in enumerate(changes):
+    for _i, change in enumerate(changes):
         row = stored[change["salesforce_id"]]
         assert (row.applied_fields, row.applied_modstamp) == (change["applied_fields"], change["applied_modstamp"])
         assert (row.pending, row.attempts, row.last_error) == (False, 0, None)
@@ -90,6 +90,6 @@ def test_bulk_insert_returning_ids_gives_each_row_its_own_id_in_order(engine):
     with engine.connect() as conn:
         stored = {row.id: row for row in conn.execute(select(contacts))}
     assert len(set(first + ids)) == len(rows) == len(stored)
-    for new_id, row in zip(first + ids, rows):
+    for new_id, row in zip(first + ids, rows, strict=False):
         assert (stored[new_id].email, stored[new_id].title) == (row["email"], row["title"])
         assert stored[new_id].salesforce_sync == "immediate" and stored[new_id].push_attempts == 0   # defaults

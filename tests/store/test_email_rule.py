@@ -12,7 +12,7 @@ from sqlalchemy import delete, insert, select
 from conversion_sync.store.schema import contacts
 from conversion_sync.sync.values import BadValue, checked_email, email_key
 
-NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 # Text near what databases refuse: NUL, lone surrogates, characters that lengthen when lower-cased.
 _TEXT = st.lists(st.one_of(st.characters(), st.sampled_from(["\x00", "\ud800", "\u0130", "@", ".", "a", " "])),
                  max_size=300).map("".join)

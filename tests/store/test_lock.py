@@ -32,9 +32,8 @@ def holder(database_url):
 
 def test_a_second_process_cannot_take_the_lock_while_the_first_holds_it(holder):
     started = time.monotonic()
-    with pytest.raises(SyncLockHeld) as error:
-        with hold_lock(holder, "sync", holder="second", wait_seconds=0.5):
-            pass
+    with pytest.raises(SyncLockHeld) as error, hold_lock(holder, "sync", holder="second", wait_seconds=0.5):
+        pass
     assert 0.4 < time.monotonic() - started < 2.5
     assert "run abc123 (test)" in str(error.value) and "\n" not in str(error.value)
 

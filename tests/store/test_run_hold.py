@@ -18,7 +18,7 @@ from conversion_sync.store import database as store_database
 from conversion_sync.store import holders, run_hold
 from conversion_sync.store.schema import sync_run_holders
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _hold_for_run(url, run_id, seconds, ready):

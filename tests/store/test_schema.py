@@ -12,7 +12,7 @@ from conversion_sync.store import database as store_database
 from conversion_sync.store.migrations import SCHEMA_VERSION, upgrade
 from conversion_sync.store.schema import companies, contacts, metadata, schema_version, sync_events
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_first_use_creates_every_table_and_a_second_start_is_a_no_op(engine, database_url):
@@ -52,13 +52,12 @@ def test_contact_round_trip_keeps_values_and_aware_utc_times(engine):
 def test_a_salesforce_id_links_at_most_one_contact(engine):
     """R4d at the database level: the unique constraint backs the rule."""
     now = dt.datetime.now(UTC)
-    row = dict(salesforce_id="003000000000001AAA", origin="salesforce", salesforce_sync="immediate",
-               created_at=now, updated_at=now)
+    row = {"salesforce_id": "003000000000001AAA", "origin": "salesforce", "salesforce_sync": "immediate",
+               "created_at": now, "updated_at": now}
     with engine.begin() as conn:
         conn.execute(insert(contacts).values(**row))
-    with pytest.raises(IntegrityError):
-        with engine.begin() as conn:
-            conn.execute(insert(contacts).values(**row))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(contacts).values(**row))
 
 
 def test_an_older_database_is_upgraded_and_keeps_its_rows(engine, database_url):

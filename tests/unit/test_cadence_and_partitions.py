@@ -9,7 +9,7 @@ from conversion_sync.jobs.sensors import SENSOR_INTERVAL_SECONDS, SYNC_INTERVAL_
 from conversion_sync.partitions import partition_bounds
 from conversion_sync.sync.windows import partition_finder
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_r1_cycles_stay_on_their_five_minute_grid_when_each_starts_a_little_late():

@@ -9,7 +9,12 @@ import pytest
 import requests
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceMalformedRequest
 
-from conversion_sync.errors import ApiBudgetExhausted, SalesforceApiError, SalesforceAuthError, SalesforceConnectionError
+from conversion_sync.errors import (
+    ApiBudgetExhausted,
+    SalesforceApiError,
+    SalesforceAuthError,
+    SalesforceConnectionError,
+)
 from conversion_sync.resources.salesforce_policy import ApiBudget, Backoff, ReLogin, failure_for, run_call
 from conversion_sync.resources.salesforce_retry import classify
 

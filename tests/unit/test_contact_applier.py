@@ -14,7 +14,7 @@ from conversion_sync.sync.model import ContactState
 from conversion_sync.sync.pull import CompanyRef, ContactApplier
 from conversion_sync.sync.records import PulledRecord, from_api
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 MINUTE = dt.timedelta(minutes=1)
 P = Preference

@@ -6,7 +6,7 @@ import pytest
 
 from conversion_sync.sync.fields import Preference, push_to_salesforce, take_from_salesforce
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 OLDER, NEWER = T0 - dt.timedelta(hours=1), T0 + dt.timedelta(hours=1)
 P = Preference
 
@@ -71,7 +71,8 @@ def test_push_needs_an_edit_newer_than_the_record_and_a_different_value():
 
 
 def test_email_lookups_are_chunked_by_count_and_by_url_length():
-    from conversion_sync.sync.push import LOOKUP_CHARS, email_chunks as _email_chunks
+    from conversion_sync.sync.push import LOOKUP_CHARS
+    from conversion_sync.sync.push import email_chunks as _email_chunks
 
     short = [f"a{i}@example.com" for i in range(450)]
     assert [len(c) for c in _email_chunks(short)] == [200, 200, 50]

@@ -7,7 +7,7 @@ import pytest
 from conversion_sync.sync.merge import CONVERSION_SPAN, created_by_conversion, foldable
 from conversion_sync.sync.model import ContactState
 
-T = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+T = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("created, converted, expected", [

@@ -10,7 +10,7 @@ from conversion_sync.sync.identity import Entry, EntryError, IdentityResolver
 from conversion_sync.sync.ids import to_18
 from conversion_sync.sync.model import ContactState
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 MINUTE = dt.timedelta(minutes=1)
 LEAD = to_18("00Q000000000001")

@@ -67,7 +67,7 @@ def violations(path: Path, source: str | None = None) -> list[str]:
     own = LAYERS.index(layer_of_path(path))
     found: list[str] = []
     seen: set[tuple[int, str]] = set()
-    for name, line, top in imported_names(ast.parse(source), module):
+    for name, line, _top in imported_names(ast.parse(source), module):
         if any(name == root or name.startswith(root + ".") for root in SANDBOX):
             if (line, "sandbox") not in seen:
                 seen.add((line, "sandbox"))

@@ -10,7 +10,7 @@ from conversion_sync.sync.ids import to_18
 from conversion_sync.sync.merge import fold_fields, merge_into, merge_refusal
 from conversion_sync.sync.model import ContactState
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 OLD, NEW = T0 - dt.timedelta(days=1), T0
 LEAD, OTHER = to_18("00Q000000000001"), to_18("00Q000000000002")

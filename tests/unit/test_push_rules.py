@@ -22,7 +22,7 @@ from conversion_sync.sync.push import (
 )
 from conversion_sync.sync.records import PulledRecord
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 SECOND = dt.timedelta(seconds=1)
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 from conversion_sync.sync.windows import partition_watermarks, plan_window
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 FIRST = dt.datetime(2024, 1, 1, tzinfo=UTC)
 TODAY = dt.datetime(2026, 11, 29, tzinfo=UTC)
@@ -12,8 +12,8 @@ DAY = dt.timedelta(days=1)
 
 
 def plan(**kwargs):
-    base = dict(range_start=TODAY, range_end=TODAY + DAY, first_partition_start=FIRST, live_watermark=None,
-                incremental=True, now=NOW, lookback_seconds=300, settle_seconds=5)
+    base = {"range_start": TODAY, "range_end": TODAY + DAY, "first_partition_start": FIRST, "live_watermark": None,
+                "incremental": True, "now": NOW, "lookback_seconds": 300, "settle_seconds": 5}
     base.update(kwargs)
     return plan_window(**base)
 

@@ -13,14 +13,14 @@ from conversion_sync.sync.model import ContactState
 from conversion_sync.sync.values import email_key
 from conversion_sync.sync.working_set import WorkingSet
 
-T0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 IDS = [to_18(f"00Q{n:012d}") for n in range(4)]
 EMAILS = ["ann@example.com", "ANN@example.com", " bob@example.com", "bob@EXAMPLE.com", "not an email", None]
 
 operation = st.one_of(
-    st.tuples(st.just("add"), st.sampled_from(EMAILS), st.sampled_from(IDS + [None])),
+    st.tuples(st.just("add"), st.sampled_from(EMAILS), st.sampled_from([*IDS, None])),
     st.tuples(st.just("email"), st.integers(0, 20), st.sampled_from(EMAILS)),
-    st.tuples(st.just("link"), st.integers(0, 20), st.sampled_from(IDS + [None])),
+    st.tuples(st.just("link"), st.integers(0, 20), st.sampled_from([*IDS, None])),
 )
 
 
