@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from simple_salesforce import format_soql
@@ -266,7 +266,7 @@ def _stage(engine: Engine, client: SalesforceClient, settings: SyncSettings, sob
         return
     with engine.connect() as conn:
         known = staging.known_ids(conn, [r.salesforce_id for r in records])
-    related = _related_records(client, settings, sobject, records, known, engine, lists)
+    related = related_records(client, settings, sobject, records, known, engine, lists)
     keep = lists.keep()
     by_day: dict[str, list] = {}
     for record in records:
@@ -282,7 +282,7 @@ def _stage(engine: Engine, client: SalesforceClient, settings: SyncSettings, sob
             staging.stage_records(conn, related, run_id=run_id, now=now, keep_fields=keep)
 
 
-def _related_records(client: SalesforceClient, settings: SyncSettings, sobject: str, records: list,
+def related_records(client: SalesforceClient, settings: SyncSettings, sobject: str, records: list,
                      known: set[str], engine: Engine, lists: FieldLists) -> list:
     """Records the batch needs and the mirror lacks, fetched in batches of ids:
     - for Contacts seen for the first time, the Leads that converted into them (R7, Contact first);
@@ -304,8 +304,15 @@ def _related_records(client: SalesforceClient, settings: SyncSettings, sobject: 
             r.converted_account_id for r in records if r.converted_account_id}
         with engine.connect() as conn:
             missing = sorted(accounts - staging.known_ids(conn, accounts))
-        for chunk in staging.chunked(missing, RELATED_CHUNK):
-            soql = format_soql(f"SELECT {', '.join(lists.select('Account'))} FROM Account "
-                               "WHERE Id IN {ids}", ids=list(chunk))
-            fetched.extend(from_api("Account", raw) for raw in client.query(soql, include_deleted=True))
+        fetched.extend(records_by_id(client, lists, "Account", missing))
     return fetched
+
+
+def records_by_id(client: SalesforceClient, lists: FieldLists, sobject: str, ids: Sequence[str]) -> Iterator[PulledRecord]:
+    """These records as Salesforce has them now (deleted ones too), one `WHERE Id IN (...)` per
+    RELATED_CHUNK ids; an id Salesforce does not know is simply not among them."""
+    fields = ", ".join(lists.select(sobject))
+    for chunk in staging.chunked(list(ids), RELATED_CHUNK):
+        soql = format_soql(f"SELECT {fields} FROM {sobject} WHERE Id IN {{ids}}", ids=list(chunk))
+        for raw in client.query(soql, include_deleted=True):
+            yield from_api(sobject, raw)

@@ -6,25 +6,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from simple_salesforce import format_soql
 from sqlalchemy import Engine
 
 from conversion_sync.config import SyncSettings
 from conversion_sync.errors import ConfigError
 from conversion_sync.resources.salesforce import SalesforceClient
-from conversion_sync.service.extract import RELATED_CHUNK, FieldLists, _related_records
+from conversion_sync.service.extract import FieldLists, records_by_id, related_records
 from conversion_sync.store import staging
 from conversion_sync.store.queries import salesforce_ids_of
 from conversion_sync.sync.ids import KEY_PREFIXES, InvalidSalesforceId, object_for_id, to_18
-from conversion_sync.sync.records import from_api
 
 log = logging.getLogger(__name__)
-
-ID_CHUNK = RELATED_CHUNK      # ids per WHERE Id IN (...): keeps the GET URL short
-
 
 @dataclass
 class ResyncResult:
@@ -85,13 +80,13 @@ def resync(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, 
         if not switches[sobject]:
             result.switched_off.append(sobject)
             continue
-        records = list(_pull_ids(client, lists, sobject, ids))
+        records = list(records_by_id(client, lists, sobject, ids))
         found = {r.salesforce_id for r in records}
         result.not_found.extend(i for i in ids if i not in found)
         result.pulled[sobject] += len(records)
         with engine.connect() as conn:
             known = staging.known_ids(conn, list(found))
-        related = _related_records(client, settings, sobject, records, known, engine, lists)
+        related = related_records(client, settings, sobject, records, known, engine, lists)
         with engine.begin() as conn:
             result.counts.update(staging.stage_records(conn, records, run_id=run_id, now=now(),
                                                        keep_fields=lists.keep()))
@@ -101,10 +96,3 @@ def resync(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, 
         progress(f"{sobject}: {len(records)} of {len(ids)} record(s) pulled again")
     return result
 
-
-def _pull_ids(client: SalesforceClient, lists: FieldLists, sobject: str, ids: Iterable[str]):
-    fields = lists.select(sobject)
-    for chunk in staging.chunked(list(ids), ID_CHUNK):
-        soql = format_soql(f"SELECT {', '.join(fields)} FROM {sobject} WHERE Id IN {{ids}}", ids=list(chunk))
-        for raw in client.query(soql, include_deleted=True):
-            yield from_api(sobject, raw)
