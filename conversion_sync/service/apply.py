@@ -145,8 +145,12 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
                                            email_keys={r.email_key for r in batch if r.email_key},
                                            custom_fields=settings.custom_fields)
-    created = staging.created_dates(conn, {r.converted_contact_id for r in batch
-                                           if r.is_converted and r.converted_contact_id})
+    # R7: the CreatedDate of each Contact a Lead of the batch converted into, from the records
+    # already in hand (the batch and the re-link targets) rather than a second read of the mirror.
+    in_hand = {**targets, **{r.salesforce_id: r for r in batch}}
+    created = {sf_id: in_hand[sf_id].created_date
+               for sf_id in {r.converted_contact_id for r in batch if r.is_converted and r.converted_contact_id}
+               if sf_id in in_hand and in_hand[sf_id].created_date is not None}
     result = ContactApplier(settings.contact_fields, now, read_only_fields(conn)).apply(
         batch, contacts, conversions=conversions, companies=companies, contact_created=created,
         link_targets=targets)

@@ -167,15 +167,6 @@ def conversions_into(conn: Connection, contact_ids: Sequence[str]) -> dict[str, 
     return found
 
 
-def created_dates(conn: Connection, ids: Iterable[str]) -> dict[str, dt.datetime]:
-    """Salesforce id -> CreatedDate as last pulled, for the ids the mirror knows it of (R7)."""
-    found: dict[str, dt.datetime] = {}
-    for chunk in chunked(sorted(set(ids))):
-        found.update(conn.execute(select(sr.c.salesforce_id, sr.c.created_date)
-                                  .where(sr.c.salesforce_id.in_(chunk), sr.c.created_date.is_not(None))).all())
-    return found
-
-
 def staged_records(conn: Connection, ids: Iterable[str]) -> dict[str, PulledRecord]:
     """Salesforce id -> the record as last pulled, for the ids the mirror holds (R7/R8)."""
     found: dict[str, PulledRecord] = {}
