@@ -311,6 +311,8 @@ def related_records(client: SalesforceClient, settings: SyncSettings, sobject: s
 def records_by_id(client: SalesforceClient, lists: FieldLists, sobject: str, ids: Sequence[str]) -> Iterator[PulledRecord]:
     """These records as Salesforce has them now (deleted ones too), one `WHERE Id IN (...)` per
     RELATED_CHUNK ids; an id Salesforce does not know is simply not among them."""
+    if not ids:
+        return                  # no describe, no query
     fields = ", ".join(lists.select(sobject))
     for chunk in staging.chunked(list(ids), RELATED_CHUNK):
         soql = format_soql(f"SELECT {fields} FROM {sobject} WHERE Id IN {{ids}}", ids=list(chunk))
