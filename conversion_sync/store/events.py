@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from conversion_sync.store.bulk import insert_rows
 from conversion_sync.store.schema import sync_events, sync_warnings
+from conversion_sync.store.staging import chunked
 from conversion_sync.sync.model import SyncEvent, SyncWarning
 
 _REF = re.compile(r"<contact:(-?\d+)>")
@@ -65,8 +66,7 @@ def write_warnings(conn: Connection, warnings: Sequence[SyncWarning], contact_id
     resolved = [(w, _resolve(w.contact_key, contact_ids)) for w in warnings]
     involved = sorted({cid for _, cid in resolved if cid is not None})
     open_keys: set[tuple[Any, ...]] = set()     # (kind, contact_id, salesforce_id) of open warnings
-    for start in range(0, len(involved), 900):
-        chunk = involved[start:start + 900]
+    for chunk in chunked(involved):
         open_keys.update(conn.execute(
             select(sync_warnings.c.kind, sync_warnings.c.contact_id, sync_warnings.c.salesforce_id)
             .where(sync_warnings.c.resolved_at.is_(None), sync_warnings.c.contact_id.in_(chunk))).all())
