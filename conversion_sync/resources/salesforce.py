@@ -13,9 +13,8 @@ from typing import Any, TypeVar, cast
 import dagster as dg
 from pydantic import Field, PrivateAttr
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceExpiredSession
 
-from conversion_sync.errors import SalesforceAuthError
+from conversion_sync.resources import salesforce_bulk as bulk
 from conversion_sync.resources.salesforce_auth import API_VERSION, VerifiedSession, login
 from conversion_sync.resources.salesforce_policy import (
     ApiBudget,
@@ -130,24 +129,12 @@ class SalesforceClient:
 
     def bulk_query_pages(self, sobject: str, soql: str, *, include_deleted: bool = False,
                          page_size: int = 50_000) -> Iterator[list[dict[str, Any]]]:
-        """Bulk API 2.0 query; yields pages of records with CSV nulls ("") as None.
-
-        An expired session restarts the job once after logging in again; pages already yielded
-        come again, which the idempotent staging upsert absorbs."""
-        for attempt in range(2):
-            self.check_budget()
-            handler = getattr(self._sf.bulk2, sobject)
-            method = handler.query_all if include_deleted else handler.query
-            try:
-                for chunk in method(soql, max_records=page_size, wait=0.2):
-                    reader = csv.DictReader(io.StringIO(chunk))
-                    yield [{key: (value if value != "" else None) for key, value in row.items()} for row in reader]
-                return
-            except SalesforceExpiredSession:
-                if attempt or not self._login.can_refresh:
-                    raise SalesforceAuthError(
-                        "Salesforce rejected the session as expired or invalid during a Bulk API query.") from None
-                self._relogin("a Bulk API query")
+        """Bulk API 2.0 query; yields pages of records with CSV nulls ("") as None. Each request of
+        the job (create, poll, every page) runs under the call policy on its own."""
+        for text in bulk.query_pages(self.call, sobject, soql, include_deleted=include_deleted,
+                                     page_size=page_size):
+            reader = csv.DictReader(io.StringIO(text))
+            yield [{key: (value if value != "" else None) for key, value in row.items()} for row in reader]
 
     # -- writes ----------------------------------------------------------------------------------
     def collection_create(self, records: list[dict[str, Any]], *, all_or_none: bool = False) -> list[dict[str, Any]]:
@@ -174,22 +161,10 @@ class SalesforceClient:
 
     def bulk_ingest(self, sobject: str, operation: str, records: list[dict[str, Any]],
                     *, external_id_field: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        """Bulk API 2.0 ingest; returns {"successful": [...], "failed": [...]} result rows."""
-        self.check_budget()
-        handler = getattr(self._sf.bulk2, sobject)
-        rows = [{key: ("" if value is None else value) for key, value in record.items()} for record in records]
-        if operation == "upsert":
-            results = handler.upsert(records=rows, external_id_field=external_id_field, wait=0.2)
-        else:
-            results = getattr(handler, operation)(records=rows, wait=0.2)
-        outcome: dict[str, list[dict[str, Any]]] = {"successful": [], "failed": []}
-        for result in results:
-            job_id = result["job_id"]
-            for kind, getter in (("successful", handler.get_successful_records),
-                                 ("failed", handler.get_failed_records)):
-                text = getter(job_id)
-                outcome[kind].extend(csv.DictReader(io.StringIO(text)) if text else [])
-        return outcome
+        """Bulk API 2.0 ingest (None sets a field to null); returns {"successful": [...], "failed":
+        [...]} result rows."""
+        results = bulk.ingest(self.call, sobject, operation, records, external_id_field=external_id_field)
+        return {kind: list(csv.DictReader(io.StringIO(text))) if text else [] for kind, text in results.items()}
 
 
 def _strip_attributes(record: dict[str, Any]) -> dict[str, Any]:
