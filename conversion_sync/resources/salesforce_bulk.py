@@ -23,7 +23,7 @@ from conversion_sync.errors import SalesforceApiError
 
 # The policy around one request: call(what, fn(sf), idempotent=...) -> fn's answer.
 Call = Callable[..., Any]
-NULL = "#N/A"                  # what sets a field to null in a Bulk 2.0 upload (an empty field leaves it as it is)
+NULL = "#N/A"                  # sets a field to null in a Bulk 2.0 upload; an empty field leaves it as it is
 
 POLL_FIRST_SECONDS = 0.05      # a small job is often complete at once: look soon, then less often
 POLL_MAX_SECONDS = 2.0
@@ -81,13 +81,15 @@ def wait_for_job(call: Call, sobject: str, job_id: str, *, is_query: bool, what:
 
 
 def upload_csv(rows: list[dict[str, Any]]) -> str:
-    """The CSV a Bulk 2.0 upload takes: one column per field any row names, None as #N/A (null)."""
+    """The CSV a Bulk 2.0 upload takes: one column per field any row names; a field a row does not
+    name is left empty (Salesforce leaves it as it is), None is #N/A (Salesforce sets it to null)."""
     columns = sorted({column for row in rows for column in row})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([NULL if row.get(column) is None else row[column] for column in columns])
+        writer.writerow([("" if column not in row else NULL if row[column] is None else row[column])
+                         for column in columns])
     return out.getvalue()
 
 

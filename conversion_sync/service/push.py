@@ -335,8 +335,9 @@ def _write_collection(run: PushRun, sobject: str, items) -> None:
 
 
 def _write_bulk(run: PushRun, sobject: str, items) -> None:
-    columns = sorted({k for _, values, _ in items for k in values})
-    rows = [{"Id": c.salesforce_id, **{k: values.get(k, c.mirror.get(k)) for k in columns}} for c, values, _ in items]
+    # Each row names only the fields that record sends: a column another record needs is left
+    # empty in this row, which Salesforce leaves as it is (never a stale copy over a newer edit).
+    rows = [{"Id": c.salesforce_id, **values} for c, values, _ in items]
     outcome = run.client.bulk_ingest(sobject, "update", rows)
     failed = {r.get("sf__Id") or r.get("Id"): r.get("sf__Error", "rejected") for r in outcome["failed"]}
     outcomes = {c.contact.key: failed.get(c.salesforce_id) or failed.get(c.salesforce_id[:15]) for c, _, _ in items}

@@ -109,3 +109,28 @@ def test_a_bulk_push_survives_a_transient_failure_and_clears_a_field_cleared_in_
         assert (lead["FirstName"], lead["Title"]) == ("New", None)
     again = harness.cycle()                            # settled: nothing more to send
     assert again.steps["salesforce_push"].get("updated_in_salesforce", 0) == 0
+
+
+def test_a_bulk_push_sends_each_record_only_its_own_fields_and_never_reverts_a_newer_salesforce_edit(
+        harness, org, sync_config):
+    """R5/P5: one upload has one set of columns. Lead A sends FirstName, Lead B sends Title; B's row
+    must leave FirstName empty (unchanged), not carry the mirror's copy over the Salesforce user's
+    newer edit of it."""
+    sync_config("bulk_ingest_threshold: 1\n"
+                "fields:\n  title: {salesforce: Title, preference: two_way}\n"
+                "  first_name: {salesforce: FirstName, preference: two_way}\n")
+    a_id, b_id = (org.create("Lead", {"FirstName": "Old", "LastName": "L", "Company": "X", "Title": "Buyer",
+                                      "Email": f"own{i}@example.com"}) for i in range(2))
+    harness.cycle()
+    a, b = harness.contact_of(a_id), harness.contact_of(b_id)
+    settings = load_sync_settings()
+    with harness.engine.begin() as conn:
+        set_contact_field(conn, settings.custom_fields, a.id, "first_name", "Ann", now=utcnow())
+        set_contact_field(conn, settings.custom_fields, b.id, "title", "CTO", now=utcnow())
+    org.update("Lead", b_id, {"FirstName": "Bea"})     # a Salesforce user, after our last pull
+    pushed = harness.push()
+    assert pushed["updated_in_salesforce"] == 2 and pushed["call:bulk_ingest"] > 0
+    assert (org.get("Lead", a_id)["FirstName"], org.get("Lead", a_id)["Title"]) == ("Ann", "Buyer")
+    assert (org.get("Lead", b_id)["FirstName"], org.get("Lead", b_id)["Title"]) == ("Bea", "CTO")
+    harness.cycle()                                     # and the edit reaches Conversion (R5)
+    assert (harness.contact(b.id).first_name, harness.contact(b.id).title) == ("Bea", "CTO")

@@ -1,6 +1,7 @@
 """The pure parts of the Bulk API 2.0 steps (resources/salesforce_bulk.py): the upload CSV (None
-is #N/A, i.e. null, since an empty field leaves the value as it was), polling that backs off, and
-a job Salesforce failed, aborted or never finished ends with one sentence."""
+is #N/A, i.e. null; a field the row does not send is empty, which Salesforce leaves as it is),
+polling that backs off, and a job Salesforce failed, aborted or never finished ends with one
+sentence."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from conversion_sync.errors import SalesforceApiError
 from conversion_sync.resources import salesforce_bulk as bulk
 
 
-def test_upload_csv_writes_null_as_na_and_quotes_what_needs_it():
+def test_upload_csv_writes_null_as_na_leaves_unnamed_fields_empty_and_quotes_what_needs_it():
     text = bulk.upload_csv([{"Id": "a", "Title": None, "LastName": 'Say "hi", then\nleave'},
                             {"Id": "b", "FirstName": "Ann"}])
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == ["FirstName", "Id", "LastName", "Title"]
-    assert rows[0] == {"FirstName": "#N/A", "Id": "a", "LastName": 'Say "hi", then\nleave', "Title": "#N/A"}
-    assert rows[1] == {"FirstName": "Ann", "Id": "b", "LastName": "#N/A", "Title": "#N/A"}
+    assert rows[0] == {"FirstName": "", "Id": "a", "LastName": 'Say "hi", then\nleave', "Title": "#N/A"}
+    assert rows[1] == {"FirstName": "Ann", "Id": "b", "LastName": "", "Title": ""}
 
 
 class Jobs:
