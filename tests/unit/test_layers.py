@@ -24,7 +24,7 @@ LAYER_OF = {
     "partitions": "assets", "assets": "assets",
     "jobs": "jobs",
     "definitions": "definitions",
-    "cli": "cli", "cli_text": "cli", "api": "cli", "runner": "cli",
+    "cli": "cli", "cli_commands": "cli", "cli_text": "cli", "api": "cli", "runner": "cli",
 }
 # The sandbox org is its own distribution (sandbox/, package sandbox_org): no product module
 # imports it, not even lazily (`conversion-sync sandbox` runs it as a program).
