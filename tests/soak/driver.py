@@ -213,10 +213,15 @@ class SoakDriver(Actions):
         from conversion_sync.runner import run_sync_cycle
 
         pending = self.push_pending()
+        number = self.fig.cycles + 1
+        self.ledger.note(f"cycle {number} starts (org clock {self.skew:+.1f} s)")
+        self.ledger.note(f"cycle {number} may push this person", pending)
         result = run_sync_cycle(instance=self.instance)
         self.fig.cycles += 1
         if not result.success:
             self.fig.failed_cycles += 1
+        self.ledger.note(f"cycle {number} ends: run {result.run_id[:8]} "
+                         + ("succeeded" if result.success else f"failed in {result.failed_step}: {result.error}"))
         self.mark_pushes(pending)
         return result
 
@@ -248,6 +253,10 @@ class SoakDriver(Actions):
         proc = subprocess.Popen([CLI, "sync"], env={**os.environ, **self.env}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         pending = self.push_pending()
+        number = self.fig.cycles + 1
+        self.ledger.note(f"cycle {number} starts: `conversion-sync sync` in a process, to be killed "
+                         f"({mode} +{extra:.2f}s; org clock {self.skew:+.1f} s)")
+        self.ledger.note(f"cycle {number} may push this person", pending)
         deadline = time.time() + 90
         seen_at = None if mode != "delay" else time.time()
         while proc.poll() is None and time.time() < deadline:
@@ -260,6 +269,9 @@ class SoakDriver(Actions):
             proc.kill()
             self.fig.kills += 1
             self.log(f"  killed `conversion-sync sync` ({mode} +{extra:.2f}s)")
+            self.ledger.note(f"cycle {number} killed (SIGKILL; {mode} +{extra:.2f}s)")
+        else:
+            self.ledger.note(f"cycle {number} ended before the kill (exit {proc.returncode})")
         proc.wait()
         self.fig.cycles += 1
         self.mark_pushes(pending)
