@@ -227,6 +227,7 @@ class Actions:
         self.org.advance_clock(delta)
         self.skew = target
         self.ledger.note(f"org clock moved to {target:+.1f} s from ours")
+        self.log(f"  org clock moved to {target:+.1f} s from ours")
         self.fig.clock_moves += 1
 
     def inject_fault(self) -> None:

@@ -173,6 +173,10 @@ def explain(driver, row, record: dict, name: str, limit: int = 60) -> str:
                  f"attempts={row.push_attempts} error={row.push_error!r}")
     lines.append(f"Salesforce now: {sf_field}={record.get(sf_field)!r} LastModifiedDate={record.get('LastModifiedDate')} "
                  f"SystemModstamp={record.get('SystemModstamp')} (org clock {driver.skew:+.1f} s from ours)")
+    stamp = record.get("SystemModstamp")
+    if stamp is not None and stamp.timestamp() >= driver.last_cycle_start:
+        lines.append("the record's SystemModstamp is after the last cycle started (on our clock): no cycle could "
+                     "pull it yet (R2: the window ends at our now - settle); the soak's settle must wait that out")
     if mirror is None:
         lines.append("mirror: no row")
     else:
