@@ -183,13 +183,14 @@ def linked_lead(harness, org, our_clock, skew, email):
 
 
 def read_back_unavailable(monkeypatch, org):
-    """Salesforce answers 503 to every try of the push's read-back (and only to it)."""
+    """The org's request limit is reached right after our write: Salesforce refuses the push's
+    read-back (and only it; REQUEST_LIMIT_EXCEEDED is not retried, so no test waits out backoffs)."""
     from conversion_sync.service import push as push_service
 
     read_back = push_service._read_back
 
     def unavailable(client, settings, sobject, ids):
-        org.inject_fault("http_503", path=r"/query", times=None)
+        org.inject_fault("request_limit", path=r"/query", times=None)
         try:
             return read_back(client, settings, sobject, ids)
         finally:
