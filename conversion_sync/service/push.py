@@ -44,6 +44,7 @@ from conversion_sync.sync.ids import to_18
 from conversion_sync.sync.model import ContactState, SyncEvent
 from conversion_sync.sync.push import (
     accounts_by_domain,
+    arrived_fields,
     email_chunks,
     errors_text,
     new_record,
@@ -52,6 +53,7 @@ from conversion_sync.sync.push import (
     rejection_code,
     sent_fields,
     stamp_of_our_write,
+    stamp_of_unconfirmed_write,
 )
 from conversion_sync.sync.records import PulledRecord, from_api, to_text
 
@@ -259,11 +261,23 @@ def _create(run: PushRun, batch: list[ContactState]) -> None:
     run.count_rejected([rejection_code(error) for error in failures.values()])
 
 
-def _restamps(written: dict[str, tuple[ContactState, list[str]]], read_back: dict[str, PulledRecord]):
-    """(contact id, {field: updated_at as read}, Salesforce's stamp of our write) per record read back."""
-    return [(contact.key, {name: contact.field_updated_at.get(name) for name in names},
-             stamp_of_our_write(read_back[sf_id].last_modified_date))
-            for sf_id, (contact, names) in written.items() if sf_id in read_back]
+def _restamps(written: dict[str, tuple[ContactState, list[str]]], read_back: dict[str, PulledRecord],
+              last_known: dict[str, dt.datetime] | None = None):
+    """(contact id, {field: updated_at as read}, stamp) per record written: Salesforce's stamp of
+    our write where it was read back; else a stamp just before the record's LastModifiedDate as
+    last known (`last_known`; nothing for a record we created), never later than the field's own
+    (R5: a field never stays on our clock once written, sync.push.stamp_of_unconfirmed_write)."""
+    stamps = []
+    for sf_id, (contact, names) in written.items():
+        read = {name: contact.field_updated_at.get(name) for name in names}
+        if sf_id in read_back:
+            stamps.append((contact.key, read, stamp_of_our_write(read_back[sf_id].last_modified_date)))
+            continue
+        at = stamp_of_unconfirmed_write((last_known or {}).get(sf_id))
+        read = {name: when for name, when in read.items() if when is not None and when > at}
+        if read:
+            stamps.append((contact.key, read, at))
+    return stamps
 
 
 # -- step 2: P5 ----------------------------------------------------------------------------------------
@@ -282,6 +296,7 @@ def _send_field_edits(run: PushRun) -> None:
             push_store.settle_waiting(conn, settled, now=run.now)
     writes: dict[str, list[tuple[Any, dict[str, Any], dict[str, list]]]] = defaultdict(list)
     unchanged: list[int] = []
+    arrived = []
     read_only_by_object: dict[str, set[str]] = {}
     for candidate in candidates:
         if candidate.sobject not in read_only_by_object:
@@ -310,9 +325,17 @@ def _send_field_edits(run: PushRun) -> None:
             writes[candidate.sobject].append((candidate, values, changes))
         else:
             unchanged.append(candidate.contact.key)
-    if unchanged:   # nothing their preferences let through: a queued push of theirs is done
+        # Fields Salesforce already holds as they are but stamped on our clock (a write of ours
+        # never recorded: killed before its commit) go onto Salesforce's clock (R5).
+        same = arrived_fields(settings.contact_fields, candidate.sobject, candidate.contact.values,
+                              candidate.contact.field_updated_at, candidate.mirror, candidate.last_modified_date,
+                              pending=candidate.pending)
+        if same:
+            arrived.append((candidate.contact.key, same, stamp_of_our_write(candidate.last_modified_date)))
+    if unchanged or arrived:   # unchanged: nothing their preferences let through, a queued push of theirs is done
         by_key = {c.contact.key: c for c in candidates}
         with run.engine.begin() as conn:
+            push_store.restamp_our_writes(conn, arrived, pushed_since=run.now, move_edited=False)
             push_store.record_pushed(conn, unchanged, [], run_id=run.run_id, now=run.now)
             push_store.reconcile_edits(conn, _reconciled([by_key[key] for key in unchanged]))
     total = sum(len(items) for items in writes.values())
@@ -360,9 +383,10 @@ def _record_updates(run: PushRun, sobject: str, items, outcomes: dict[int, str |
     read_back = _read_back(run.client, run.settings, sobject, list(written))
     for row in mirror:
         row["read_back"] = read_back.get(row["salesforce_id"])
+    last_known = {candidate.salesforce_id: candidate.last_modified_date for candidate, _, _ in items}
     with run.engine.begin() as conn:
         push_store.record_mirror(conn, mirror, run_id=run.run_id, now=run.now)
-        push_store.restamp_our_writes(conn, _restamps(written, read_back), pushed_since=run.now)
+        push_store.restamp_our_writes(conn, _restamps(written, read_back, last_known), pushed_since=run.now)
         push_store.record_pushed(conn, pushed, events, run_id=run.run_id, now=run.now)
         push_store.reconcile_edits(conn, _reconciled([c for c, _, _ in items if c.contact.key in pushed]))
         run.reject(conn, failures)

@@ -16,14 +16,13 @@ from conversion_sync.store.schema import companies, contact_attributes, contacts
 from conversion_sync.store.staging import _row_values, chunked
 from conversion_sync.sync.fields import CONTACT_FIELDS
 from conversion_sync.sync.model import ContactState, SyncEvent, SyncWarning
-from conversion_sync.sync.push import GAVE_UP, PUSHED, WAITING, mirror_after_write
+from conversion_sync.sync.push import GAVE_UP, PUSHED, UNKNOWN_STAMP, WAITING, mirror_after_write
 from conversion_sync.sync.records import PulledRecord
 
 sr = salesforce_records
 
-# The stamps of a mirror row written without Salesforce's answer (the read-back failed): older
-# than anything Salesforce holds, so the next pull of the record always replaces them.
-UNKNOWN_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# A mirror row written without Salesforce's answer (the read-back failed) gets UNKNOWN_STAMP
+# (sync.push): older than anything Salesforce holds, so the next pull of the record replaces it.
 # A contact's `edited_in_conversion_at` once the push found nothing left to send for it (P5):
 # still set (the contact was edited in Conversion), older than any edit, so not a candidate.
 RECONCILED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -177,12 +176,13 @@ def record_mirror(conn: Connection, rows: Sequence[dict[str, Any]], *, run_id: s
 
 
 def restamp_our_writes(conn: Connection, stamps: Sequence[tuple[int, dict[str, dt.datetime | None], dt.datetime]],
-                       *, pushed_since: dt.datetime) -> None:
+                       *, pushed_since: dt.datetime, move_edited: bool = True) -> None:
     """R5: each (contact id, {field: its updated_at when we read it}, stamp) moves the fields we
     wrote onto Salesforce's clock (`stamp`, from sync.push.stamp_of_our_write), so a later
     Salesforce edit never looks older than our write. A field edited again since we read it keeps
     its newer stamp. The contact's last Conversion edit, when this push saw it (at or before
-    `pushed_since`), moves too, so the contact is no longer waiting for a push."""
+    `pushed_since`), moves too (unless `move_edited` is false), so the contact is no longer
+    waiting for a push."""
     by_field: dict[str, list[dict]] = {}
     for contact_id, fields, at in stamps:
         for name, read_at in fields.items():
@@ -199,7 +199,7 @@ def restamp_our_writes(conn: Connection, stamps: Sequence[tuple[int, dict[str, d
                 contact_attributes.c.updated_at == bindparam("b_read")).values(updated_at=bindparam("b_at")), rows)
     edited = contacts.c.edited_in_conversion_at
     rows = [{"b_id": contact_id, "b_at": at} for contact_id, _, at in stamps]
-    if rows:
+    if rows and move_edited:
         conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"), edited <= pushed_since,
                                             edited > bindparam("b_at"))
                      .values(edited_in_conversion_at=bindparam("b_at")), rows)

@@ -35,6 +35,9 @@ WAITING = (QUEUED, FAILED)          # the states that are push work
 
 # A field we wrote is stamped this much before Salesforce's LastModifiedDate of the write.
 OUR_WRITE_MARGIN = dt.timedelta(microseconds=1)
+# The stamps of a record Salesforce has never answered for (a mirror row written from a create
+# whose read-back failed): older than anything Salesforce holds.
+UNKNOWN_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 LOOKUP_LIMIT = 200            # emails per look-up query: one batch of creates
 LOOKUP_CHARS = 8_000          # and at most this many characters of emails (the query goes in the URL)
@@ -58,6 +61,44 @@ def stamp_of_our_write(last_modified_date: dt.datetime) -> dt.datetime:
     pull's gate, and the mirror compare tells it from the echo of our write; and the push sees
     the field as no newer than the record, so it never sends it again."""
     return last_modified_date - OUR_WRITE_MARGIN
+
+
+def stamp_of_unconfirmed_write(last_known_modified: dt.datetime | None) -> dt.datetime:
+    """R5: the `updated_at` a field takes once we wrote it to Salesforce without learning
+    Salesforce's stamp of the write (the read-back got no answer): just before the record's
+    LastModifiedDate as last known before our write (for a record we created, before anything).
+
+    Salesforce stamps our write, and every later edit, at or after that, so a later edit always
+    passes the pull's gate and the mirror (which holds what we wrote) tells it from the echo of our
+    write. Our clock's stamp of the Conversion edit would not do: with the org's clock behind ours,
+    a Salesforce edit made after our write looks older than it, and is kept out for good."""
+    return (last_known_modified or UNKNOWN_STAMP) - OUR_WRITE_MARGIN
+
+
+def arrived_fields(mappings: Iterable[FieldMapping], sobject: str, values: Mapping[str, Any],
+                   updated_at: Mapping[str, dt.datetime | None], salesforce_fields: Mapping[str, Any],
+                   record_modified: dt.datetime, *, pending: bool) -> dict[str, dt.datetime | None]:
+    """R5: the Conversion fields that Salesforce already holds as they are, stamped after the
+    record's LastModifiedDate: {field: its updated_at as read}. The push has nothing to send for
+    them, and their stamps move onto Salesforce's clock (`stamp_of_our_write(record_modified)`).
+
+    Such a field is a write of ours whose confirmation was never recorded (the process died
+    between the write and its commit), or the same value set on both sides; left on our clock, a
+    later Salesforce edit of it would lose to the gate whenever the org's clock is behind ours.
+    Not while the record has a Salesforce change waiting to be applied (`pending`): the apply
+    decides first."""
+    if pending:
+        return {}
+    found: dict[str, dt.datetime | None] = {}
+    for mapping in mappings:
+        sf_field = mapping.salesforce.get(sobject)
+        at = updated_at.get(mapping.field)
+        if (not sf_field or sf_field not in salesforce_fields or mapping.preference is Preference.DO_NOT_SYNC
+                or at is None or at <= record_modified):
+            continue
+        if normalize_value(values.get(mapping.field)) == normalize_value(salesforce_fields[sf_field]):
+            found[mapping.field] = at
+    return found
 
 
 @dataclass(frozen=True)

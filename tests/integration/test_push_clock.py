@@ -162,3 +162,117 @@ def test_r5_an_edit_stamped_in_the_same_second_as_our_write_still_wins(harness, 
     row = harness.contact(entered.contact_id)
     assert (row.first_name, row.title) == ("After", "CFO")
     settled_and_silent(harness, org, entered.contact_id, {"first_name": "After", "title": "CFO"})
+
+
+# -- writes whose confirmation never came -------------------------------------------------------
+# The push wrote a record but never read its stamps back (Salesforce unavailable for the
+# read-back), or never recorded the write at all (the process died between the write and its
+# commit). A later Salesforce edit of the field we wrote must still win, and our write must still
+# never echo. The org's clock 5 minutes behind ours is what shows a stamp left on our clock: then
+# every Salesforce edit within 5 minutes of a Conversion edit looks older than it.
+
+TWO_WAY = "fields:\n  first_name: {salesforce: FirstName, preference: two_way}\n"
+
+
+def linked_lead(harness, org, our_clock, skew, email):
+    org.advance_clock(skew)
+    lead_id = org.create("Lead", {"FirstName": "First", "LastName": "L", "Company": "X", "Email": email})
+    our_clock.catch_up(skew)          # the Lead's creation is in the first pull's window
+    harness.cycle()
+    return lead_id, harness.contact_of(lead_id)
+
+
+def read_back_unavailable(monkeypatch, org):
+    """The org's request limit is reached right after our write: Salesforce refuses the push's
+    read-back (and only it; REQUEST_LIMIT_EXCEEDED is not retried, so no test waits out backoffs)."""
+    from conversion_sync.service import push as push_service
+
+    read_back = push_service._read_back
+
+    def unavailable(client, settings, sobject, ids):
+        org.inject_fault("request_limit", path=r"/query", times=None)
+        try:
+            return read_back(client, settings, sobject, ids)
+        finally:
+            org.clear_faults()
+
+    monkeypatch.setattr(push_service, "_read_back", unavailable)
+
+
+def a_later_salesforce_edit_wins(harness, org, sobject, record_id, contact_id) -> None:
+    org.update(sobject, record_id, {"FirstName": "After"})
+    harness.cycle()
+    assert harness.contact(contact_id).first_name == "After"         # the later Salesforce edit won
+    assert org.get(sobject, record_id)["FirstName"] == "After"      # and no re-push overwrote it
+    settled_and_silent(harness, org, contact_id, {"first_name": "After"})
+
+
+@pytest.mark.parametrize("edit_first", [True, False], ids=["edit-before-next-cycle", "edit-after-next-cycle"])
+@pytest.mark.parametrize("skew", SKEWS)
+def test_r5_an_edit_after_our_update_wins_when_the_read_back_failed(
+        harness, org, sync_config, monkeypatch, our_clock, skew, edit_first):
+    """The push recorded what it wrote without Salesforce's stamps: the field kept our clock's
+    stamp, and a Salesforce edit made after our write was kept out by the gate (org behind)."""
+    sync_config(TWO_WAY)
+    lead_id, contact = linked_lead(harness, org, our_clock, skew, "readback@example.com")
+    with harness.engine.begin() as conn:
+        set_contact_field(conn, load_sync_settings().custom_fields, contact.id, "first_name", "Before",
+                          now=our_clock.now())
+    with monkeypatch.context() as patched:
+        read_back_unavailable(patched, org)
+        org.reset_counters()
+        pushed = harness.cycle().steps["salesforce_push"]
+    assert pushed["updated_in_salesforce"] == 1 and writes(org) == {"collections_update": 1}
+    assert org.get("Lead", lead_id)["FirstName"] == "Before"
+    assert harness.contact(contact.id).push_state == "pushed"
+    if not edit_first:
+        settled_and_silent(harness, org, contact.id, {"first_name": "Before"})
+    a_later_salesforce_edit_wins(harness, org, "Lead", lead_id, contact.id)
+
+
+@pytest.mark.parametrize("skew", SKEWS)
+def test_r5_an_edit_after_our_create_wins_when_the_read_back_failed(
+        harness, org, sync_config, monkeypatch, our_clock, skew):
+    """The same for a create: the new Lead's fields kept the entry's stamps on our clock."""
+    sync_config(TWO_WAY)
+    org.advance_clock(skew)
+    entered = harness.identify("created@example.com", traits={"first_name": "Before"}, sync="immediate")
+    with monkeypatch.context() as patched:
+        read_back_unavailable(patched, org)
+        assert harness.cycle().steps["salesforce_push"]["created_in_salesforce"] == 1
+    lead_id = the_lead(org, "created@example.com")
+    assert org.get("Lead", lead_id)["FirstName"] == "Before"
+    our_clock.catch_up(skew)
+    settled_and_silent(harness, org, entered.contact_id, {"first_name": "Before"})
+    a_later_salesforce_edit_wins(harness, org, "Lead", lead_id, entered.contact_id)
+
+
+@pytest.mark.parametrize("skew", SKEWS)
+def test_r5_an_edit_after_our_update_wins_when_the_update_was_never_recorded(
+        harness, org, sync_config, monkeypatch, our_clock, skew):
+    """The process died after Salesforce took the update and before the push committed what it
+    did (a SIGKILL at that line, as the soak does at random): Conversion knows nothing of the
+    write. The next push finds Salesforce already holding the value and sends nothing; the field
+    must then be on Salesforce's clock, or a later Salesforce edit loses to the gate."""
+    from conversion_sync.service import push as push_service
+
+    sync_config(TWO_WAY)
+    lead_id, contact = linked_lead(harness, org, our_clock, skew, "killed@example.com")
+    with harness.engine.begin() as conn:
+        set_contact_field(conn, load_sync_settings().custom_fields, contact.id, "first_name", "Before",
+                          now=our_clock.now())
+
+    def killed(*args, **kwargs):
+        raise SystemExit("killed between the write and its commit")
+
+    with monkeypatch.context() as patched:      # the transaction recording the write rolls back
+        patched.setattr(push_service.push_store, "record_pushed", killed)
+        with pytest.raises(SystemExit):
+            harness.push(now=our_clock.now())
+    assert org.get("Lead", lead_id)["FirstName"] == "Before"
+    assert harness.contact(contact.id).push_state == "queued"        # nothing of the write was recorded
+    org.reset_counters()
+    harness.cycle()                   # pulls our write, finds nothing left to send
+    assert writes(org) == {}
+    settled_and_silent(harness, org, contact.id, {"first_name": "Before"})
+    a_later_salesforce_edit_wins(harness, org, "Lead", lead_id, contact.id)

@@ -57,7 +57,8 @@ class Actions:
         if norm(self.org.get(sobject, rid).get(COMPARED[name])) == value:
             return
         self.org.update(sobject, rid, {COMPARED[name]: value})
-        self.ledger.record(self.key_of_record(rid), SALESFORCE, {name: value}, f"edit {sobject} {rid}")
+        self.ledger.record(self.key_of_record(rid), SALESFORCE, {name: value}, f"edit {sobject} {rid}",
+                           stamp=self.org.get(sobject, rid).get("LastModifiedDate"))
         self.fig.salesforce_edits += 1
 
     def sf_convert(self) -> None:
@@ -194,11 +195,13 @@ class Actions:
         name = self.rng.choice(list(COMPARED))
         value = self.random_value(name)
         argv = ["contacts", "set", str(contact_id), name, value]
+        what = "contacts set"
         if self.rng.random() < 0.1:   # now and then the real command line, in its own process
             subprocess.run([CLI, *argv], env={**os.environ, **self.env}, check=True, capture_output=True)
+            what += " (in its own process)"
         else:
             self.cli(argv)
-        self.ledger.record(f"c{contact_id}", CONVERSION, {name: value}, "contacts set")
+        self.ledger.record(f"c{contact_id}", CONVERSION, {name: value}, what)
         self.fig.conversion_edits += 1
 
     def cv_push(self) -> None:
@@ -207,7 +210,9 @@ class Actions:
             ids = conn.execute(select(contacts.c.id).where(contacts.c.salesforce_id.is_not(None))).scalars().all()
         if ids:
             pending = self.push_pending()
-            self.cli(["contacts", "push", str(self.rng.choice(ids))], allow_failure=True)
+            contact_id = self.rng.choice(ids)
+            self.ledger.note(f"`contacts push {contact_id}` (a push run) may push this person", pending)
+            self.cli(["contacts", "push", str(contact_id)], allow_failure=True)
             self.mark_pushes(pending)
 
     # -- the world around
@@ -221,6 +226,8 @@ class Actions:
             self.sf_frozen_until = max(self.sf_frozen_until, time.time() - delta + 1.0)
         self.org.advance_clock(delta)
         self.skew = target
+        self.ledger.note(f"org clock moved to {target:+.1f} s from ours")
+        self.log(f"  org clock moved to {target:+.1f} s from ours")
         self.fig.clock_moves += 1
 
     def inject_fault(self) -> None:
@@ -233,6 +240,7 @@ class Actions:
             if rid is None:
                 return
             self.org.lock_record(rid, times=self.rng.randint(1, 3))
+            self.ledger.note(f"fault armed: record {rid} locked", [self.key_of_record(rid)])
         else:
             # API paths only: a real org never answers INVALID_SESSION_ID on its token endpoint.
             path = self.rng.choice((r"/services/data/.*/query", r"/composite/sobjects", r"/limits", r"/sobjects/",
@@ -243,4 +251,5 @@ class Actions:
             if kind in ("drop_after_write", "lock_row"):
                 path = r"/composite/sobjects"
             self.org.inject_fault(kind, path=path, times=self.rng.randint(1, 2), **params)
+            self.ledger.note(f"fault armed: {kind} on {path} {params or ''}")
         self.fig.faults += 1

@@ -131,8 +131,61 @@ def diverged(driver) -> list[str]:
                 last = write.describe() if write else "no write recorded"
                 problems.append(f"contact {row.id} / {row.salesforce_object} {row.salesforce_id}: {name} "
                                 f"{ours!r} in Conversion, {theirs!r} in Salesforce; last {last}"
-                                f"{_converted_into(driver, row.salesforce_id)}")
+                                f"{_converted_into(driver, row.salesforce_id)}"
+                                + explain(driver, row, record, name))
     return problems
+
+
+def _clock(at) -> str:
+    if isinstance(at, (int, float)):
+        at = dt.datetime.fromtimestamp(at, dt.UTC)
+    return at.astimezone(dt.UTC).strftime("%H:%M:%S.%f")[:-3] if at else "-"
+
+
+def explain(driver, row, record: dict, name: str, limit: int = 60) -> str:
+    """Why one compared field diverged, for a person to read: the person's history (the soak's
+    writes on both sides with the org's stamps, the cycles that could push it, kills, clock moves
+    and faults) interleaved with the sync's own events for the contact, then what each side and
+    the mirror hold now, with the field clocks of R5."""
+    from conversion_sync.store.schema import salesforce_records, sync_events
+
+    keys = driver.keys(row.salesforce_id, row.id)
+    with driver.engine.connect() as conn:
+        events = conn.execute(select(sync_events).where(sync_events.c.contact_id == row.id)
+                              .order_by(sync_events.c.id)).all()
+        mirror = conn.execute(select(salesforce_records).where(
+            salesforce_records.c.salesforce_id == row.salesforce_id)).first()
+    story = [(e.at, f"soak   {e.text}") for e in driver.ledger.story(keys)]
+    story += [(e.created_at.timestamp(), f"sync   {e.kind} ({e.rule}, run {(e.run_id or '-')[:8]}): "
+                                         f"{e.detail or ''} {e.changes or ''}") for e in events]
+    story.sort(key=lambda item: item[0])
+    # The lines from the person's first write on (driver events before it say nothing about it).
+    first = next((i for i, (_, text) in enumerate(story) if not text.startswith("soak   cycle")
+                  and not text.startswith("soak   org clock") and not text.startswith("soak   fault armed:")), 0)
+    story = story[first:]
+    shown = story[-limit:]
+    lines = [f"history of contact {row.id} (keys {', '.join(keys)}; times on this machine's clock, UTC)"
+             + (f", last {limit} of {len(story)} lines" if len(story) > limit else "") + ":"]
+    lines += [f"  {_clock(at)} {text}" for at, text in shown]
+    sf_field = COMPARED[name]
+    lines.append(f"Conversion now: {name}={getattr(row, name)!r} {name}_updated_at={_clock(getattr(row, name + '_updated_at'))} "
+                 f"edited_in_conversion_at={_clock(row.edited_in_conversion_at)} push_state={row.push_state} "
+                 f"attempts={row.push_attempts} error={row.push_error!r}")
+    lines.append(f"Salesforce now: {sf_field}={record.get(sf_field)!r} LastModifiedDate={record.get('LastModifiedDate')} "
+                 f"SystemModstamp={record.get('SystemModstamp')} (org clock {driver.skew:+.1f} s from ours)")
+    stamp = record.get("SystemModstamp")
+    if stamp is not None and stamp.timestamp() >= driver.last_cycle_start:
+        lines.append("the record's SystemModstamp is after the last cycle started (on our clock): no cycle could "
+                     "pull it yet (R2: the window ends at our now - settle); the soak's settle must wait that out")
+    if mirror is None:
+        lines.append("mirror: no row")
+    else:
+        lines.append(f"mirror: {sf_field}={(mirror.fields or {}).get(sf_field)!r} applied "
+                     f"{sf_field}={(mirror.applied_fields or {}).get(sf_field)!r} pending={mirror.pending} "
+                     f"LastModifiedDate={_clock(mirror.last_modified_date)} SystemModstamp={_clock(mirror.system_modstamp)} "
+                     f"applied_modstamp={_clock(mirror.applied_modstamp)} pulled_at={_clock(mirror.pulled_at)} "
+                     f"run {(mirror.run_id or '-')[:8]} attempts={mirror.attempts} error={mirror.last_error!r}")
+    return "\n      " + "\n      ".join(lines)
 
 
 def stuck_queued(driver) -> list[str]:

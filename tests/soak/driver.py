@@ -188,11 +188,26 @@ class SoakDriver(Actions):
         return self.fig
 
     def settle(self) -> None:
-        """Faults off, then clean cycles until nothing waits out a backoff (bounded)."""
+        """Faults off, then clean cycles until nothing waits out a backoff (bounded), the last
+        of them starting once our clock has passed the org's latest stamp.
+
+        A cycle pulls what Salesforce stamped up to our `now - settle` (R2): with the org's
+        clock ahead, an edit is pulled only once our clock passes its SystemModstamp, late by
+        the skew but never lost; and the org's stamps never run backwards, so after its clock
+        stepped back the latest stamp can still be ahead of ours. Comparing before then would
+        report a divergence the next cycle removes (seed 3 on a fast machine: three settle
+        cycles in 3 s, the last Salesforce edit stamped ~3 s ahead of our clock)."""
         self.org.clear_faults()
         deadline = time.time() + 60
+        horizon = self.latest_org_stamp()
+        ahead = f"settling: the org's latest stamp is {horizon.timestamp() - time.time():+.1f} s from our clock"
+        self.ledger.note(ahead)
+        self.log(f"  {ahead}")
         done = 0
-        while done < self.profile.settle_cycles or (self.backoff_pending() and time.time() < deadline):
+        while done < self.profile.settle_cycles or (self.backoff_pending() and time.time() < deadline) \
+                or self.last_cycle_start <= horizon.timestamp():
+            if done >= self.profile.settle_cycles and not self.backoff_pending():
+                time.sleep(max(0.0, horizon.timestamp() - time.time()) + 0.05)
             result = self.cycle()
             if not result.success:
                 self.settle_failures.append(f"settle cycle {done + 1}: {result.error}")
@@ -200,6 +215,16 @@ class SoakDriver(Actions):
             if done >= self.profile.settle_cycles and self.backoff_pending():
                 time.sleep(1)
         self.snapshot()
+
+    def latest_org_stamp(self):
+        """The latest SystemModstamp of any person or Account, on the org's clock (and the org's
+        now, should nothing be stamped later)."""
+        stamps = [self.org.now()]
+        for sobject in ("Lead", "Contact", "Account"):
+            rows = self.org.query(f"SELECT SystemModstamp FROM {sobject} ORDER BY SystemModstamp DESC LIMIT 1",
+                                  include_deleted=True)
+            stamps += [r["SystemModstamp"] for r in rows if r["SystemModstamp"] is not None]
+        return max(stamps)
 
     def backoff_pending(self) -> bool:
         with self.engine.connect() as conn:
@@ -213,10 +238,15 @@ class SoakDriver(Actions):
         from conversion_sync.runner import run_sync_cycle
 
         pending = self.push_pending()
+        number = self.fig.cycles + 1
+        self.ledger.note(f"cycle {number} starts (org clock {self.skew:+.1f} s)")
+        self.ledger.note(f"cycle {number} may push this person", pending)
         result = run_sync_cycle(instance=self.instance)
         self.fig.cycles += 1
         if not result.success:
             self.fig.failed_cycles += 1
+        self.ledger.note(f"cycle {number} ends: run {result.run_id[:8]} "
+                         + ("succeeded" if result.success else f"failed in {result.failed_step}: {result.error}"))
         self.mark_pushes(pending)
         return result
 
@@ -248,6 +278,10 @@ class SoakDriver(Actions):
         proc = subprocess.Popen([CLI, "sync"], env={**os.environ, **self.env}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         pending = self.push_pending()
+        number = self.fig.cycles + 1
+        self.ledger.note(f"cycle {number} starts: `conversion-sync sync` in a process, to be killed "
+                         f"({mode} +{extra:.2f}s; org clock {self.skew:+.1f} s)")
+        self.ledger.note(f"cycle {number} may push this person", pending)
         deadline = time.time() + 90
         seen_at = None if mode != "delay" else time.time()
         while proc.poll() is None and time.time() < deadline:
@@ -260,6 +294,9 @@ class SoakDriver(Actions):
             proc.kill()
             self.fig.kills += 1
             self.log(f"  killed `conversion-sync sync` ({mode} +{extra:.2f}s)")
+            self.ledger.note(f"cycle {number} killed (SIGKILL; {mode} +{extra:.2f}s)")
+        else:
+            self.ledger.note(f"cycle {number} ended before the kill (exit {proc.returncode})")
         proc.wait()
         self.fig.cycles += 1
         self.mark_pushes(pending)

@@ -39,18 +39,43 @@ class Write:
 
 
 @dataclass
+class Entry:
+    """One line of a person's history, for the failure message: a write by a user (with the
+    org's stamp of it for a Salesforce write), or a driver event (a cycle, a kill, a clock move)."""
+
+    at: float
+    text: str
+    keys: tuple[str, ...] = ()      # the persons it concerns; () = everyone (a cycle, a clock move)
+
+
+@dataclass
 class Ledger:
     writes: dict[str, dict[str, Write]] = field(default_factory=dict)
     last_sf_write: dict[str, float] = field(default_factory=dict)
     last_cv_write: dict[str, float] = field(default_factory=dict)
+    history: list[Entry] = field(default_factory=list)      # every write and driver event, in order
 
-    def record(self, key: str, side: str, values: dict[str, Any], what: str, at: float | None = None) -> None:
+    def record(self, key: str, side: str, values: dict[str, Any], what: str, at: float | None = None,
+               stamp: Any = None) -> None:
+        """A write of `values` by `side`; `stamp` is the org's LastModifiedDate of a Salesforce write."""
         at = time.time() if at is None else at
         person = self.writes.setdefault(key, {})
         for name, value in values.items():
             if name in COMPARED:
                 person[name] = Write(side, norm(value), at, what)
         (self.last_sf_write if side == SALESFORCE else self.last_cv_write)[key] = at
+        shown = {name: norm(value) for name, value in values.items() if name in COMPARED}
+        self.history.append(Entry(at, f"{side} {what}: {shown}" + (f" (org stamp {stamp})" if stamp else ""),
+                                  (key,)))
+
+    def note(self, text: str, keys: Iterable[str] = ()) -> None:
+        """A driver event in the history (a cycle and what it may push, a kill, a clock move, a fault)."""
+        self.history.append(Entry(time.time(), text, tuple(keys)))
+
+    def story(self, keys: Iterable[str], since: float = 0.0) -> list[Entry]:
+        """The history of one person (its writes and the events that concern it or everyone)."""
+        wanted = set(keys)
+        return [e for e in self.history if e.at >= since and (not e.keys or wanted & set(e.keys))]
 
     def latest(self, keys: Iterable[str]) -> dict[str, Write]:
         """The last write per field over all keys of one person."""
