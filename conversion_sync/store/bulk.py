@@ -19,6 +19,7 @@ from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import JSON, TypeDecorator
 
 COPY_MIN_ROWS = 50   # below this an INSERT is as fast and keeps the statement log readable
+COPY_SLICE = 2_000   # rows turned into COPY text at a time
 
 
 def _escape(text: str) -> str:
@@ -109,13 +110,19 @@ def _copy(conn: Connection, table: Table, target: str, rows: Sequence[dict[str, 
     names = given + list(defaults)
     writers = [_column_writer(table.c[name], conn.dialect) for name in names]
     fixed = [writer(defaults[name]) for name, writer in zip(names[len(given):], writers[len(given):], strict=False)]
-    # Column by column (each writer mapped over the rows), then joined row by row.
-    columns = [list(map(writer, [row[name] for row in rows])) for name, writer in zip(given, writers, strict=False)]
+    # Column by column (each writer mapped over the rows), then joined row by row, a slice of
+    # rows at a time so the text of a large COPY is built without a copy of every value at once.
     tail = "\t".join(fixed)
-    lines = ["\t".join(values) for values in zip(*columns, strict=True)]
-    if tail:
-        lines = [f"{line}\t{tail}" for line in lines] if columns else [tail] * len(rows)
-    buffer = io.StringIO("\n".join(lines) + "\n")
+    pairs = list(zip(given, writers, strict=False))
+    buffer = io.StringIO()
+    for start in range(0, len(rows), COPY_SLICE):
+        part = rows[start:start + COPY_SLICE]
+        columns = [list(map(writer, [row[name] for row in part])) for name, writer in pairs]
+        lines = ["\t".join(values) for values in zip(*columns, strict=True)] if columns else [""] * len(part)
+        if tail:
+            lines = [f"{line}\t{tail}" if columns else tail for line in lines]
+        buffer.write("\n".join(lines))
+        buffer.write("\n")
     buffer.seek(0)
     dbapi = conn.connection.dbapi_connection
     if dbapi is None:   # only once the connection was invalidated
