@@ -269,7 +269,8 @@ def explain_step(env: dict[str, str]) -> dict:
 class Postgres:
     """A throwaway cluster, as scripts/_postgres.sh starts one for the tests."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_ms: int | None = None, log_to: str = "") -> None:
+        self.log_to = log_to
         base = Path("/usr/lib/postgresql")
         version = sorted(os.listdir(base), key=lambda v: [int(p) for p in v.split(".") if p.isdigit()])[-1]
         self.bin = base / version / "bin"
@@ -288,7 +289,9 @@ class Postgres:
                         "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
         subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", self.data, "-l", f"{self.data}/server.log",
                         "-w", "-t", "60", "-o", f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 "
-                        "-c fsync=off -c max_connections=50", "start"], check=True, capture_output=True)
+                        "-c fsync=off -c max_connections=50"
+                        + (f" -c log_min_duration_statement={log_ms}" if log_ms is not None else ""), "start"],
+                       check=True, capture_output=True)
         self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
         subprocess.run([*self.as_user, str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
                         "postgres", "-c", "CREATE DATABASE floor"], check=True, capture_output=True)
@@ -297,6 +300,8 @@ class Postgres:
     def stop(self) -> None:
         subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"],
                        capture_output=True)
+        if self.log_to:
+            shutil.copy(f"{self.data}/server.log", self.log_to)
         shutil.rmtree(self.data, ignore_errors=True)
 
 
@@ -311,12 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=10_000, help="W2 changes and W3 contacts")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--profile", default="", help="write a cProfile of W1 to this file")
+    parser.add_argument("--pg-log", default="", help="copy PostgreSQL's log here, statements over --pg-log-ms logged")
+    parser.add_argument("--pg-log-ms", type=int, default=20)
     parser.add_argument("--only", default="", help="stop after this workload (w1, w2, w3)")
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="bench-run-")
     os.makedirs(f"{folder}/dagster_home")
     Path(f"{folder}/dagster_home/dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    postgres = Postgres() if args.db == "postgres" else None
+    postgres = (Postgres(args.pg_log_ms if args.pg_log else None, args.pg_log)
+                if args.db == "postgres" else None)
     org = None
     results: dict = {"scale": args.scale, "db": args.db, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "cores": os.cpu_count(), "workloads": {}}

@@ -32,13 +32,20 @@ def _resolve(key: int | None, mapping: dict[int, int]) -> int | None:
     return key if key > 0 else None
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    """`value` with datetimes as ISO text and tuples as lists; plain values are not visited one
+    call each (an event's changes are mostly [old, new] pairs of text, issue 10)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [v if type(v) in _PLAIN else _jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: v if type(v) in _PLAIN else _jsonable(v) for k, v in value.items()}
     return value
 
 

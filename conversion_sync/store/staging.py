@@ -127,11 +127,13 @@ def pending_batches(engine: Engine, sobjects: Sequence[str], *, batch_size: int,
 
 
 def mark_applied(conn: Connection, records: Sequence[PulledRecord], applied_ids: Iterable[str]) -> None:
+    """The records applied: not pending, and what they said (`fields`) is now what was applied.
+    The applied values are copied from the mirror row itself, which is what the batch read (one
+    sync writes at a time, R1), so no field values travel back to the database (issue 10)."""
     by_id = {record.salesforce_id: record for record in records}
-    rows = [{"salesforce_id": sf_id, "applied_fields": by_id[sf_id].fields,
-             "applied_modstamp": by_id[sf_id].system_modstamp} for sf_id in applied_ids]
+    rows = [{"salesforce_id": sf_id, "applied_modstamp": by_id[sf_id].system_modstamp} for sf_id in applied_ids]
     # One UPDATE ... FROM a COPYed temporary table on PostgreSQL (set-based, issue 10).
-    update_rows(conn, sr, "salesforce_id", rows,
+    update_rows(conn, sr, "salesforce_id", rows, from_columns={"applied_fields": "fields"},
                 constants={"pending": False, "attempts": 0, "last_error": None, "next_attempt_at": None})
 
 

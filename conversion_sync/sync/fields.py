@@ -79,11 +79,18 @@ def take_from_salesforce(
     (omit it when the record was never applied). A value Salesforce did not change since then is
     never taken, so a record touched for another reason never reverts a newer Conversion edit.
     """
-    if preference in (Preference.DO_NOT_SYNC, Preference.ALWAYS_PREFER_CONVERSION):
+    return _take(preference, normalize_value(salesforce_value), mirror_value, current_value, record_modified,
+                 field_updated_at)
+
+
+def _take(preference: Preference, sf_value: Any, mirror_value: Any, current_value: Any,
+          record_modified: dt.datetime, field_updated_at: dt.datetime | None) -> bool:
+    """`take_from_salesforce` with `sf_value` already normalized, positional: the one form of
+    the rule, which `values_to_take` calls per field of every pulled record (issue 10)."""
+    if preference is Preference.DO_NOT_SYNC or preference is Preference.ALWAYS_PREFER_CONVERSION:
         return False
-    if not gate_open(record_modified, field_updated_at):
+    if field_updated_at is not None and not record_modified > field_updated_at:     # gate_open
         return False
-    sf_value = normalize_value(salesforce_value)
     if mirror_value is not _UNSEEN and normalize_value(mirror_value) == sf_value:
         return False
     if preference is Preference.PREFER_SALESFORCE_UNLESS_EMPTY and sf_value is None:
@@ -144,17 +151,31 @@ def values_to_take(mappings, sobject: str, record_fields: dict[str, Any], mirror
                    updated_at: dict[str, dt.datetime | None],
                    read_only: frozenset[str] | set[str] = frozenset()) -> dict[str, list[Any]]:
     """R5 for every mapped field of one pulled record: {Conversion field: [old, new]} to take."""
+    return take_planned(pull_plan(mappings, sobject, read_only), record_fields, mirror, record_modified, current,
+                        updated_at)
+
+
+PullPlan = tuple[tuple[str, str, Preference], ...]
+
+
+def pull_plan(mappings, sobject: str, read_only: frozenset[str] | set[str] = frozenset()) -> PullPlan:
+    """(Conversion field, Salesforce field, pull preference) of each mapping `sobject` feeds:
+    what `values_to_take` looks at, worked out once per batch instead of once per record."""
+    return tuple((mapping.field, sf_field, pull_preference(mapping, sf_field, read_only))
+                 for mapping in mappings if (sf_field := mapping.salesforce.get(sobject)))
+
+
+def take_planned(plan: PullPlan, record_fields: dict[str, Any], mirror: dict[str, Any] | None,
+                 record_modified: dt.datetime, current: dict[str, Any],
+                 updated_at: dict[str, dt.datetime | None]) -> dict[str, list[Any]]:
+    """`values_to_take` over a `pull_plan`."""
     taken: dict[str, list[Any]] = {}
-    for mapping in mappings:
-        sf_field = mapping.salesforce.get(sobject)
-        if not sf_field or sf_field not in record_fields:
+    for name, sf_field, preference in plan:
+        if sf_field not in record_fields:
             continue
-        seen = {"mirror_value": mirror[sf_field]} if mirror is not None and sf_field in mirror else {}
         new_value = normalize_value(record_fields[sf_field])
-        old_value = current.get(mapping.field)
-        if take_from_salesforce(pull_preference(mapping, sf_field, read_only), salesforce_value=new_value,
-                                current_value=old_value,
-                                record_modified=record_modified, field_updated_at=updated_at.get(mapping.field),
-                                **seen):
-            taken[mapping.field] = [old_value, new_value]
+        old_value = current.get(name)
+        seen = mirror.get(sf_field, _UNSEEN) if mirror is not None else _UNSEEN
+        if _take(preference, new_value, seen, old_value, record_modified, updated_at.get(name)):
+            taken[name] = [old_value, new_value]
     return taken

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from conversion_sync.sync.fields import FieldMapping, values_to_take
+from conversion_sync.sync.fields import FieldMapping, PullPlan, pull_plan, take_planned
 from conversion_sync.sync.merge import fold_fields, foldable
 from conversion_sync.sync.model import (
     ApplyResult,
@@ -43,6 +43,13 @@ class ContactApplier:
         self.now = now
         self.read_only = read_only or {}
         self._next_new_key = -1
+        self._plans: dict[str, PullPlan] = {}
+
+    def _plan(self, sobject: str) -> PullPlan:
+        plan = self._plans.get(sobject)
+        if plan is None:
+            plan = self._plans[sobject] = pull_plan(self.mappings, sobject, self.read_only.get(sobject, set()))
+        return plan
 
     # -- public -------------------------------------------------------------------------------
     def apply(self, records: list[PulledRecord], contacts: Iterable[ContactState], *,
@@ -167,9 +174,8 @@ class ContactApplier:
         """R5 for every mapped field of this object. The mirror (what the record said when last
         applied) is the base of the three-way compare only for the contact that record was
         applied to: a contact that just re-linked to it (`fresh_link`) never saw those values."""
-        changes = values_to_take(self.mappings, record.sobject, record.fields, None if fresh_link else record.mirror,
-                                 record.last_modified_date, contact.values, contact.field_updated_at,
-                                 self.read_only.get(record.sobject, set()))
+        changes = take_planned(self._plan(record.sobject), record.fields, None if fresh_link else record.mirror,
+                               record.last_modified_date, contact.values, contact.field_updated_at)
         for name, (_, new_value) in changes.items():
             self.working.set_value(contact, name, new_value, record.last_modified_date)
         if changes:

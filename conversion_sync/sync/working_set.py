@@ -77,7 +77,11 @@ class WorkingSet:
             self.by_salesforce_id[salesforce_id] = contact
 
     def set_value(self, contact: ContactState, name: str, value: Any, at: dt.datetime | None) -> None:
-        """Set one field; a changed email moves the contact in the email index."""
+        """Set one field; a changed email moves the contact in the email index (only the email
+        field decides the key, so no other field looks it up)."""
+        if name != "email":
+            contact.set_value(name, value, at)
+            return
         old_key = contact.email_key
         contact.set_value(name, value, at)
         self.by_email.moved(contact, old_key)

@@ -53,3 +53,32 @@ def test_lookups_agree_with_a_scan_of_every_contact(operations):
         assert [c.key for c in working.with_email(key)] == expected
         assert working.by_email.keys(key) == set(expected)
     assert working.by_key == {c.key: c for c in everyone}
+
+
+def test_email_keys_follow_the_email_however_it_changes():
+    """The keys are computed once and kept (issue 10); a contact whose email is replaced in place
+    (a fold writes `values` directly) or a record whose fields are replaced (staging keeps hidden
+    fields) must still be found by its new email, never its old one."""
+    from conversion_sync.sync.records import PulledRecord
+
+    contact = ContactState(key=1, values={"email": "Ann@Example.com"})
+    working = WorkingSet([contact])
+    assert contact.email_key == "ann@example.com"
+    old = contact.email_key
+    contact.values["email"] = " bob@example.com "
+    assert contact.email_key == "bob@example.com"
+    working.email_moved(contact, old)
+    assert [c.key for c in working.with_email("bob@example.com")] == [1]
+    assert working.with_email("ann@example.com") == []
+    working.set_value(contact, "first_name", "Bob", T0)       # no other field moves the index
+    working.set_value(contact, "email", "cy@example.com", T0)
+    assert [c.key for c in working.with_email("cy@example.com")] == [1]
+    assert working.with_email("bob@example.com") == []
+
+    record = PulledRecord(sobject="Lead", salesforce_id=IDS[0], system_modstamp=T0, last_modified_date=T0,
+                          fields={"Email": "Dee@Example.com"})
+    assert record.email_key == "dee@example.com"
+    record.fields = {**record.fields, "Email": "eve@example.com"}
+    assert record.email_key == "eve@example.com"
+    record.fields["Email"] = None
+    assert record.email_key is None
