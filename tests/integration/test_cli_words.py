@@ -22,8 +22,9 @@ RULE_CODE = re.compile(r"\b[RPH]\d[a-e]?\b")
 
 
 @pytest.fixture
-def run_cli(harness, capsys):
+def run_cli(harness, capsys, monkeypatch):
     """conversion-sync ARGS in this process, DAGSTER_HOME unset: (exit code, stdout, stderr)."""
+    monkeypatch.delenv("DAGSTER_HOME")       # the default home (under the test's data folder here)
     service_log = logging.getLogger("conversion_sync.service")
     level = service_log.level
 

@@ -38,7 +38,10 @@ LAUNCH_RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams:
 RUNS_TAGGED = """query($key: String!, $value: String!) { runsOrError(filter: {tags: [{key: $key, value: $value}]}) {
   ... on Runs { results { runId status jobName } } } }"""
 SENSOR_QUERY = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__", repositoryLocationName: "conversion_sync"})
-  { ... on Sensors { results { name sensorState { status } } } } }"""
+  { ... on Sensors { results { name sensorState { id status ticks(limit: 1) { status } } } } } }"""
+STOP_SENSOR = """mutation($id: String!) { stopSensor(id: $id) { __typename ... on PythonError { message } } }"""
+ACTIVE_RUNS = """{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
+  ... on Runs { results { runId status jobName } } } }"""
 
 
 def _free_port() -> int:
@@ -91,7 +94,7 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
         while harness.contact_of(lead) is None:
             assert process.poll() is None, (tmp_path / "dagster.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "no sync run within 150 s: " + (tmp_path / "dagster.log").read_text()[-3000:]
-            time.sleep(2)
+            time.sleep(0.5)
         assert harness.contact_of(lead).email == "smoke@example.com"
 
         # A change that committed two days late, older than any lookback: only a backfill of its
@@ -110,23 +113,66 @@ def test_dagster_dev_serves_the_graph_and_its_sensor_syncs(harness, org, databas
             if status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
                 break
             assert time.monotonic() < deadline, f"backfill still {status} after 150 s"
-            time.sleep(2)
+            time.sleep(0.5)
         assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
         assert harness.contact_of(late) is not None
         _ui_checks(harness, org, port, backfill_id, days)
         _sync_now(port)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        stopped_by_term = True
-        try:
-            process.wait(90)       # idle, it stops in ~4 s; on a loaded 2-core machine it can take a minute
-        except subprocess.TimeoutExpired:
-            stopped_by_term = False
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(30)
+        stopped, leftover = _stop(process, port)
         log.close()
-    if not stopped_by_term:   # seen on this machine: shutdown hangs now and then; not what this test is about
-        warnings.warn("dagster dev did not stop within 90 s of SIGTERM and was killed", stacklevel=2)
+    if not stopped:   # not what this test is about; what was left is in the warning for the next look
+        warnings.warn(f"dagster dev did not stop within 90 s of SIGTERM and was killed; left running:\n{leftover}",
+                      stacklevel=2)
+
+
+def _group(pgid: int) -> list[str]:
+    """The processes of a process group: "pid command line" each."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")[:160].decode(errors="replace")
+                found.append(f"{stat.parent.name} {command}")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _quiet(port: int, pgid: int) -> bool:
+    """No run queued or running, no run worker process, no sensor tick being evaluated."""
+    if _graphql(port, ACTIVE_RUNS)["runsOrError"]["results"]:
+        return False
+    if any("spawn_main" in line for line in _group(pgid)):     # a run's worker, still exiting
+        return False
+    sensors = _graphql(port, SENSOR_QUERY)["sensorsOrError"]["results"]
+    return not any(tick["status"] == "STARTED" for s in sensors for tick in s["sensorState"]["ticks"])
+
+
+def _stop(process: subprocess.Popen, port: int) -> tuple[bool, str]:
+    """Stop dagster dev as scripts/demo does (SIGTERM to its process group), once it is quiet:
+    sensors off so that no run starts during the shutdown, every run finished and its worker
+    process gone. SIGTERM in the middle of a run's end (~1 s after its RUN_SUCCESS) is what
+    left dagster dev hanging now and then; that is Dagster's shutdown, not the code location's."""
+    try:
+        if process.poll() is None:
+            for sensor in _graphql(port, SENSOR_QUERY)["sensorsOrError"]["results"]:
+                _graphql(port, STOP_SENSOR, {"id": sensor["sensorState"]["id"]})
+            deadline = time.monotonic() + 60
+            while not _quiet(port, process.pid) and time.monotonic() < deadline:
+                time.sleep(0.5)
+    except (requests.RequestException, AssertionError):
+        pass                  # dagster dev no longer answers: stop it all the same
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(90)       # quiet, it stops in ~4 s; on a loaded 2-core machine it can take a minute
+        return True, ""
+    except subprocess.TimeoutExpired:
+        leftover = "\n".join(_group(process.pid))
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+        return False, leftover
 
 
 def _node(port: int, name: str) -> dict:
@@ -186,5 +232,5 @@ def _sync_now(port: int) -> None:
             break
         assert not runs or runs[0]["status"] not in ("FAILURE", "CANCELED"), runs
         assert time.monotonic() < deadline, f"no sync run for the sync-now request within 150 s: {runs}"
-        time.sleep(2)
+        time.sleep(0.5)
     assert runs[0]["jobName"] == "sync_job" and len(runs) == 1

@@ -15,7 +15,9 @@ from conversion_sync.store.schema import companies, contacts, metadata, schema_v
 UTC = dt.UTC
 
 
-def test_first_use_creates_every_table_and_a_second_start_is_a_no_op(engine, database_url):
+def test_first_use_creates_every_table_and_a_second_start_is_a_no_op(empty_database_url):
+    database_url = empty_database_url
+    engine = store_database.open_engine(database_url)
     tables = set(inspect(engine).get_table_names())
     assert set(metadata.tables) <= tables
     with engine.connect() as conn:

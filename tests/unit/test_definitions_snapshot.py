@@ -101,19 +101,21 @@ def test_the_code_location_matches_its_snapshot():
 def test_the_dagster_tooling_loads_defs_lazily(tmp_path):
     """Importing the code location reads no settings and writes nothing; `dagster dev` and `dg`
     load `defs` (a @dg.definitions function), which fixes the first partition in DAGSTER_HOME."""
+    home = tmp_path / "empty_dagster_home"
+    home.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "CONVERSION_SYNC_PARTITIONS_START"}
-    env["DAGSTER_HOME"] = str(tmp_path)
+    env["DAGSTER_HOME"] = str(home)
     code = ("import conversion_sync.definitions as d, os, sys\n"
             "assert os.listdir(sys.argv[1]) == [], os.listdir(sys.argv[1])\n"
             "from dagster.components.definitions import LazyDefinitions\n"
             "assert isinstance(d.defs, LazyDefinitions)\n"
             "print(d.defs().resolve_asset_graph().get(__import__('dagster').AssetKey('contacts')).assets_def.partitions_def.start.date())\n")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code, str(home)], env=env, capture_output=True, text=True,
                          check=True).stdout.strip()
-    assert (tmp_path / "conversion_sync_partitions_start").read_text().strip() == out
+    assert (home / "conversion_sync_partitions_start").read_text().strip() == out
     # A second process (the daemon, a run worker) sees the same first partition.
     again = subprocess.run([sys.executable, "-c", code.replace(
-        "assert os.listdir(sys.argv[1]) == [], os.listdir(sys.argv[1])\n", ""), str(tmp_path)],
+        "assert os.listdir(sys.argv[1]) == [], os.listdir(sys.argv[1])\n", ""), str(home)],
         env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert again == out
-    assert [p.name for p in tmp_path.iterdir()] == ["conversion_sync_partitions_start"]   # no temp file left
+    assert [p.name for p in home.iterdir()] == ["conversion_sync_partitions_start"]   # no temp file left
