@@ -89,7 +89,7 @@ def _take(preference: Preference, sf_value: Any, mirror_value: Any, current_valu
     the rule, which `values_to_take` calls per field of every pulled record (issue 10)."""
     if preference is Preference.DO_NOT_SYNC or preference is Preference.ALWAYS_PREFER_CONVERSION:
         return False
-    if field_updated_at is not None and not record_modified > field_updated_at:     # gate_open
+    if not gate_open(record_modified, field_updated_at):
         return False
     if mirror_value is not _UNSEEN and normalize_value(mirror_value) == sf_value:
         return False

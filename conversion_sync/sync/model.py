@@ -10,8 +10,6 @@ from typing import Any
 
 from conversion_sync.sync.values import email_key
 
-_UNSEEN: Any = object()
-
 
 def contact_ref(key: int) -> str:
     """How messages name a contact: the store replaces it with the final id (new contacts have
@@ -41,18 +39,10 @@ class ContactState:
     folded_into: int | None = None
     push_request: str | None = None            # queued | skipped: set by an entry (P1)
     changed: set[str] = field(default_factory=set)
-    # The email the cached key below was computed from (issue 10: the key is asked for many
-    # times per record; computed again only when the email value is another object).
-    _email_seen: Any = field(default=_UNSEEN, init=False, repr=False, compare=False)
-    _email_key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def email_key(self) -> str | None:
-        email = self.values.get("email")
-        if email is not self._email_seen:
-            self._email_key = email_key(email)     # the one rule (sync/values.py)
-            self._email_seen = email
-        return self._email_key
+        return email_key(self.values.get("email"))     # the one rule (sync/values.py)
 
     def set_value(self, name: str, value: Any, at: dt.datetime | None) -> None:
         self.values[name] = value

@@ -24,7 +24,6 @@ SYSTEM_FIELDS = {
 }
 _NOT_VALUES = {"Id", "IsDeleted", "MasterRecordId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsConverted",
                "ConvertedContactId", "ConvertedAccountId", "AccountId"}
-_UNSEEN: Any = object()
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -87,18 +86,10 @@ class PulledRecord:
     # A value as pulled that the database cannot hold (replaced by U+FFFD in `fields`): the
     # record is kept pending with this error until Salesforce sends a good value (H2).
     problem: str | None = None
-    # The Email value the cached key below was computed from (issue 10: computed once, not per
-    # comparison; again only when `fields` holds another Email value).
-    _email_seen: Any = field(default=_UNSEEN, init=False, repr=False, compare=False)
-    _email_key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def email_key(self) -> str | None:
-        email = self.fields.get("Email")
-        if email is not self._email_seen:
-            self._email_key = email_key(email)     # the one rule (sync/values.py)
-            self._email_seen = email
-        return self._email_key
+        return email_key(self.fields.get("Email"))
 
     @property
     def order_key(self) -> tuple[dt.datetime, str]:

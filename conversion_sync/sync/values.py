@@ -9,6 +9,7 @@ lone UTF-16 surrogate). Pure functions, no I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -120,7 +121,18 @@ def is_email(value: Any) -> bool:
 
 def email_key(value: Any) -> str | None:
     """The matching form of an email (R4b, P2): trimmed and lower-cased; None when blank or when
-    it cannot be an address at all (too long, unstorable), so the key always fits its column."""
+    it cannot be an address at all (too long, unstorable), so the key always fits its column.
+    Remembered for recent texts: the apply asks for a record's and a contact's key many times
+    (issue 10), and the rule is a pure function of the text."""
+    return _text_email_key(value) if type(value) is str else _email_key(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _text_email_key(text: str) -> str | None:
+    return _email_key(text)
+
+
+def _email_key(value: Any) -> str | None:
     try:
         text = as_text(value)
     except BadValue:
