@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from conversion_sync.service.extract import prefetched
 from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import contacts as contact_store
 from conversion_sync.store import staging
@@ -79,7 +80,10 @@ def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch
     counts = ApplyCounts()
     if not sobjects:
         return counts
-    for batch in staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now):
+    # The next batch is read while this one applies: applying a batch writes only its own rows
+    # of the mirror (and the Accounts' step only Contacts'), so the read is the same (issue 10).
+    batches = prefetched(staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now))
+    for batch in batches:
         for key, piece in _by_partition(batch, partition_of):
             done = _apply_isolating(engine, piece, settings, run_id, now, apply_batch)
             counts.update(done)
@@ -109,7 +113,7 @@ def _apply_isolating(engine, batch, settings, run_id, now, apply_batch) -> Count
 
 
 def _finish(conn, batch: list[PulledRecord], result, settings: SyncSettings, now: dt.datetime) -> Counter:
-    staging.mark_applied(conn, batch, result.applied)
+    staging.mark_applied(conn, result.applied)
     staging.mark_failed(conn, result.failed, now=now, base_seconds=settings.push_retry_base_seconds)
     counts = Counter(result.counts)
     counts["applied"] += len(result.applied)

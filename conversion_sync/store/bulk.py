@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Table, insert
+from sqlalchemy import Boolean, Connection, DateTime, Table, insert
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import JSON, TypeDecorator
 
@@ -40,7 +40,21 @@ def _column_writer(column, dialect):
     is_bool = isinstance(impl, Boolean)
     dumps = json.JSONEncoder(ensure_ascii=False).encode    # what json.dumps(value, ensure_ascii=False) gives
 
-    if process is not None:
+    if process is not None and isinstance(impl, DateTime):
+        # A batch's rows repeat a few stamps many times over (each field's updated_at is its
+        # record's LastModifiedDate): each distinct stamp is turned into text once.
+        texts: dict[Any, str] = {}
+
+        def write(value: Any) -> str:
+            if value is None:
+                return "\\N"
+            text = texts.get(value)
+            if text is None:
+                if len(texts) >= 10_000:
+                    texts.clear()
+                text = texts[value] = _plain(process(value, dialect))
+            return text
+    elif process is not None:
         def write(value: Any) -> str:
             return _plain(process(value, dialect))
     elif is_json:
@@ -135,22 +149,19 @@ def _copy(conn: Connection, table: Table, target: str, rows: Sequence[dict[str, 
 
 
 def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]],
-                constants: dict[str, Any] | None = None, from_columns: dict[str, str] | None = None) -> None:
-    """UPDATE table SET <the rows' other columns> (and `constants`, and each column of
-    `from_columns` to another column of the same row) WHERE key = the row's key, for many rows:
+                constants: dict[str, Any] | None = None) -> None:
+    """UPDATE table SET <the rows' other columns> (and `constants`) WHERE key = the row's key, for many rows:
     on PostgreSQL one COPY into a temporary table and one UPDATE ... FROM (set-based) instead of
     a statement per row; elsewhere an executemany."""
     if not rows:
         return
     constants = constants or {}
-    from_columns = from_columns or {}
     columns = [name for name in rows[0] if name != key]
     if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
         from sqlalchemy import bindparam, update
 
         conn.execute(update(table).where(table.c[key] == bindparam("b_key"))
-                     .values(**{name: bindparam(name) for name in columns}, **constants,
-                             **{name: table.c[source] for name, source in from_columns.items()}),
+                     .values(**{name: bindparam(name) for name in columns}, **constants),
                      [{**{name: row[name] for name in columns}, "b_key": row[key]} for row in rows])
         return
     from sqlalchemy import text
@@ -159,8 +170,7 @@ def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[dict[st
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{temp}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE {temp} AS SELECT {key}, {', '.join(columns)} FROM {table.name} WITH NO DATA")
     _copy(conn, table, temp, rows, [key, *columns], {})
-    assignments = ([f"{name} = s.{name}" for name in columns] + [f"{name} = :c_{name}" for name in constants]
-                   + [f"{name} = t.{source}" for name, source in from_columns.items()])
+    assignments = [f"{name} = s.{name}" for name in columns] + [f"{name} = :c_{name}" for name in constants]
     conn.execute(text(f"UPDATE {table.name} AS t SET {', '.join(assignments)} FROM {temp} AS s "
                       f"WHERE t.{key} = s.{key}").bindparams(**{f"c_{name}": value for name, value in constants.items()}))
     conn.exec_driver_sql(f"DROP TABLE {temp}")

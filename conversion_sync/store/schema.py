@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -44,7 +45,10 @@ class UTCDateTime(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        if value.tzinfo is None:
+        zone = value.tzinfo
+        if zone is dt.UTC:          # what PostgreSQL gives in a UTC session: nothing to convert
+            return value
+        if zone is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
@@ -184,6 +188,10 @@ salesforce_records = Table(
     Column("pulled_at", UTCDateTime, nullable=False),
     Column("run_id", String(64)),
     Index("ix_salesforce_records_pending", "sobject", "pending", "system_modstamp", "salesforce_id"),
+    # The records still to apply, in the order they apply (R4e): the apply's keyset pages walk
+    # this index instead of sorting every pending record for each page (issue 10).
+    Index("ix_salesforce_records_due", "system_modstamp", "salesforce_id",
+          postgresql_where=text("pending IS true"), sqlite_where=text("pending IS 1")),
     Index("ix_salesforce_records_converted_contact", "converted_contact_id"),
     Index("ix_salesforce_records_email_key", "email_key"),
     Index("ix_salesforce_records_account", "account_id"),    # an Account's Contacts (R6 requeue)

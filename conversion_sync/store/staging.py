@@ -8,9 +8,22 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
-from conversion_sync.store.bulk import insert_rows, update_rows
+from conversion_sync.store.bulk import insert_rows
 from conversion_sync.store.schema import salesforce_records as sr
 from conversion_sync.sync.records import PulledRecord
 
@@ -105,18 +118,39 @@ def _to_record(row) -> PulledRecord:
         mirror=dict(row.applied_fields) if row.applied_fields is not None else None, problem=row.value_problem)
 
 
+# What a record of the mirror becomes when read back to apply (PulledRecord), and nothing else:
+# the retry and bookkeeping columns stay in the database (issue 10).
+_RECORD_COLUMNS = (sr.c.sobject, sr.c.salesforce_id, sr.c.system_modstamp, sr.c.last_modified_date,
+                   sr.c.is_deleted, sr.c.master_record_id, sr.c.account_id, sr.c.is_converted,
+                   sr.c.converted_contact_id, sr.c.converted_account_id, sr.c.created_date, sr.c.fields,
+                   sr.c.applied_fields, sr.c.value_problem)
+
+
+def pending_page(sobjects: Sequence[str], *, now: dt.datetime, after: tuple[dt.datetime, str] | None,
+                 limit: int, dialect: str) -> Select:
+    """The query of one page of `pending_batches`: the due records after `after` in apply order,
+    read from the index of pending records in that order (`ix_salesforce_records_due`)."""
+    # SQLite, without statistics, would rather take the object's index and sort all of its
+    # pending records for every page; a unary plus keeps it off that index (PostgreSQL's planner
+    # weighs both itself).
+    sobject = literal_column("+salesforce_records.sobject", String) if dialect == "sqlite" else sr.c.sobject
+    query = (select(*_RECORD_COLUMNS)
+             .where(sr.c.pending.is_(True), sobject.in_(sobjects),
+                    or_(sr.c.next_attempt_at.is_(None), sr.c.next_attempt_at <= now))
+             .order_by(sr.c.system_modstamp, sr.c.salesforce_id).limit(limit))
+    if after is not None:
+        query = query.where(tuple_(sr.c.system_modstamp, sr.c.salesforce_id) > tuple_(*after))
+    return query
+
+
 def pending_batches(engine: Engine, sobjects: Sequence[str], *, batch_size: int,
                     now: dt.datetime) -> Iterator[list[PulledRecord]]:
     """Pending records of `sobjects` due for an attempt, in (SystemModstamp, Id) order, a batch
-    at a time (keyset paging, so a record that fails is not fetched again in the same run)."""
+    at a time (keyset paging, so a record that fails is not fetched again in the same run). Each
+    page walks the index of pending records in that order (`ix_salesforce_records_due`)."""
     after: tuple[dt.datetime, str] | None = None
     while True:
-        query = (select(sr).where(sr.c.sobject.in_(sobjects), sr.c.pending.is_(True),
-                                  or_(sr.c.next_attempt_at.is_(None), sr.c.next_attempt_at <= now))
-                 .order_by(sr.c.system_modstamp, sr.c.salesforce_id).limit(batch_size))
-        if after is not None:
-            query = query.where(or_(sr.c.system_modstamp > after[0],
-                                    and_(sr.c.system_modstamp == after[0], sr.c.salesforce_id > after[1])))
+        query = pending_page(sobjects, now=now, after=after, limit=batch_size, dialect=engine.dialect.name)
         with engine.connect() as conn:
             rows = conn.execute(query).all()
         if not rows:
@@ -126,15 +160,16 @@ def pending_batches(engine: Engine, sobjects: Sequence[str], *, batch_size: int,
         yield batch
 
 
-def mark_applied(conn: Connection, records: Sequence[PulledRecord], applied_ids: Iterable[str]) -> None:
-    """The records applied: not pending, and what they said (`fields`) is now what was applied.
-    The applied values are copied from the mirror row itself, which is what the batch read (one
-    sync writes at a time, R1), so no field values travel back to the database (issue 10)."""
-    by_id = {record.salesforce_id: record for record in records}
-    rows = [{"salesforce_id": sf_id, "applied_modstamp": by_id[sf_id].system_modstamp} for sf_id in applied_ids]
-    # One UPDATE ... FROM a COPYed temporary table on PostgreSQL (set-based, issue 10).
-    update_rows(conn, sr, "salesforce_id", rows, from_columns={"applied_fields": "fields"},
-                constants={"pending": False, "attempts": 0, "last_error": None, "next_attempt_at": None})
+def mark_applied(conn: Connection, applied_ids: Iterable[str]) -> None:
+    """The records applied: not pending, and what they said is now what was applied. The applied
+    stamp and values are copied from the mirror row itself, which is what the batch read (one
+    sync writes at a time, R1), so no values travel back to the database (issue 10): one UPDATE
+    per chunk of ids."""
+    ids = sorted(set(applied_ids))
+    for chunk in chunked(ids):
+        conn.execute(update(sr).where(sr.c.salesforce_id.in_(chunk))
+                     .values(applied_modstamp=sr.c.system_modstamp, applied_fields=sr.c.fields, pending=False,
+                             attempts=0, last_error=None, next_attempt_at=None))
 
 
 def mark_failed(conn: Connection, failures: dict[str, str], *, now: dt.datetime,

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from conversion_sync.errors import ConfigError, DatabaseUnavailable
 from conversion_sync.store import database as store_database
+from conversion_sync.store import staging
 from conversion_sync.store.migrations import SCHEMA_VERSION, upgrade
 from conversion_sync.store.schema import companies, contacts, metadata, schema_version, sync_events
 
@@ -70,6 +71,7 @@ def test_an_older_database_is_upgraded_and_keeps_its_rows(engine, database_url):
                                              salesforce_sync="skip", created_at=now, updated_at=now))
         conn.execute(text('DROP TABLE sync_runs'))
         conn.execute(text('DROP INDEX IF EXISTS ix_salesforce_records_email_key'))
+        conn.execute(text('DROP INDEX IF EXISTS ix_salesforce_records_due'))
         conn.execute(text('ALTER TABLE contacts DROP COLUMN edited_in_conversion_at'))
         conn.execute(text('DELETE FROM schema_version'))
     store_database.dispose_engines()
@@ -77,7 +79,8 @@ def test_an_older_database_is_upgraded_and_keeps_its_rows(engine, database_url):
     inspector = inspect(upgraded)
     assert "sync_runs" in inspector.get_table_names()
     assert "edited_in_conversion_at" in {c["name"] for c in inspector.get_columns("contacts")}
-    assert "ix_salesforce_records_email_key" in {i["name"] for i in inspector.get_indexes("salesforce_records")}
+    indexes = {i["name"] for i in inspector.get_indexes("salesforce_records")}
+    assert {"ix_salesforce_records_email_key", "ix_salesforce_records_due"} <= indexes
     with upgraded.connect() as conn:
         assert conn.execute(select(contacts.c.email, contacts.c.salesforce_sync)).all() == [("a@example.com", "skip")]
         assert conn.execute(select(func.max(schema_version.c.version))).scalar() == SCHEMA_VERSION
@@ -103,3 +106,25 @@ def test_an_unreachable_postgres_hides_the_password():
     with pytest.raises(DatabaseUnavailable) as error:
         store_database.open_engine("postgresql+psycopg2://sync:hunter22@127.0.0.1:1/conversion")
     assert "hunter22" not in str(error.value) and "Could not open the Conversion database" in str(error.value)
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["first page", "next page"])
+def test_a_page_of_records_to_apply_walks_the_index_of_pending_records(engine, after):
+    """Issue 10: each page of the apply reads the pending records in apply order (R4e) from the
+    partial index of pending records, not by sorting every pending record of the mirror for
+    each page. The query must match the index's condition, which this checks on each database
+    (sorting and full scans are made unattractive so the planner says whether it can)."""
+    now = dt.datetime.now(UTC)
+    with engine.connect() as conn:
+        query = staging.pending_page(["Lead", "Contact"], now=now, limit=5000, dialect=conn.dialect.name,
+                                     after=(now, "00Q000000000001AAA") if after else None)
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET enable_sort = off")
+            conn.exec_driver_sql("SET enable_bitmapscan = off")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+        else:
+            plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "ix_salesforce_records_due" in plan, plan
+    assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
