@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -82,7 +82,8 @@ def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch
         return counts
     # The next batch is read while this one applies: applying a batch writes only its own rows
     # of the mirror (and the Accounts' step only Contacts'), so the read is the same (issue 10).
-    batches = prefetched(staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now))
+    pages = staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now)
+    batches = cast(Iterator[list[PulledRecord]], prefetched(cast(Iterator[list[dict]], pages)))
     for batch in batches:
         for key, piece in _by_partition(batch, partition_of):
             done = _apply_isolating(engine, piece, settings, run_id, now, apply_batch)
@@ -147,7 +148,7 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     companies = {account: CompanyRef(company_id, name) for account, (company_id, name) in
                  contact_store.companies_for_accounts(conn, accounts).items()}
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
-                                           email_keys={r.email_key for r in batch if r.email_key},
+                                           email_keys={key for r in batch if (key := r.email_key)},
                                            custom_fields=settings.custom_fields)
     # R7: the CreatedDate of each Contact a Lead of the batch converted into, from the records
     # already in hand (the batch and the re-link targets) rather than a second read of the mirror.

@@ -19,8 +19,8 @@ _REF = re.compile(r"<contact:(-?\d+)>")
 
 def resolve_refs(text: str | None, contact_ids: dict[int, int]) -> str | None:
     """Replace the engine's contact references with final contact ids."""
-    if text is None:
-        return None
+    if text is None or "<contact:" not in text:
+        return text
     return _REF.sub(lambda m: f"contact {_resolve(int(m.group(1)), contact_ids) or m.group(1)}", text)
 
 
@@ -45,7 +45,16 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [v if type(v) in _PLAIN else _jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: v if type(v) in _PLAIN else _jsonable(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            kind = type(v)
+            if kind in _PLAIN:
+                out[k] = v
+            elif kind is list and len(v) == 2 and type(v[0]) in _PLAIN and type(v[1]) in _PLAIN:
+                out[k] = v      # an [old, new] pair of plain values, the common change
+            else:
+                out[k] = _jsonable(v)
+        return out
     return value
 
 
@@ -53,9 +62,9 @@ def write_events(conn: Connection, events: Sequence[SyncEvent], contact_ids: dic
                  company_ids: dict[int, int], *, run_id: str | None, now: dt.datetime) -> int:
     rows = []
     for event in events:
-        changes = dict(event.changes) if event.changes else None
+        changes = event.changes or None
         if changes and "company_id" in changes:
-            changes["company_id"] = [_resolve(v, company_ids) for v in changes["company_id"]]
+            changes = {**changes, "company_id": [_resolve(v, company_ids) for v in changes["company_id"]]}
         rows.append({
             "contact_id": _resolve(event.contact_key, contact_ids),
             "company_id": _resolve(event.company_key, company_ids),

@@ -19,8 +19,9 @@ class EmailIndex:
         self._keys: dict[str, set[int]] = {}
 
     def add(self, contact: ContactState) -> None:
-        if contact.email_key:
-            self._keys.setdefault(contact.email_key, set()).add(contact.key)
+        key = contact.email_key
+        if key:
+            self._keys.setdefault(key, set()).add(contact.key)
 
     def discard(self, contact: ContactState, email_key: str | None = None) -> None:
         key = email_key if email_key is not None else contact.email_key
@@ -29,9 +30,11 @@ class EmailIndex:
 
     def moved(self, contact: ContactState, old_email_key: str | None) -> None:
         """Call after the contact's email changed from one whose key was `old_email_key`."""
-        if old_email_key != contact.email_key:
+        key = contact.email_key
+        if old_email_key != key:
             self.discard(contact, old_email_key)
-            self.add(contact)
+            if key:
+                self._keys.setdefault(key, set()).add(contact.key)
 
     def keys(self, email_key: str | None) -> set[int]:
         return set(self._keys.get(email_key, ())) if email_key else set()
