@@ -315,7 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="postgres")
     parser.add_argument("--changes", type=int, default=10_000, help="W2 changes and W3 contacts")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
-    parser.add_argument("--profile", default="", help="write a cProfile of W1 to this file")
+    parser.add_argument("--profile", default="", help="write a cProfile of W1 to this file (or of --profile-workload)")
+    parser.add_argument("--profile-workload", default="w1",
+                        help="the workloads --profile profiles, comma-separated (w1,w2,w3,w4; default w1); "
+                             "with more than one, each goes to the --profile path with .w2 etc. appended")
     parser.add_argument("--pg-log", default="", help="copy PostgreSQL's log here, statements over --pg-log-ms logged")
     parser.add_argument("--pg-log-ms", type=int, default=20)
     parser.add_argument("--only", default="", help="stop after this workload (w1, w2, w3)")
@@ -365,18 +368,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {json.dumps(row)}", flush=True)
             return row
 
-        measure("W1 first sync", w1_records, "bulk2", profile=args.profile or None)
+        profiled = [w.strip().lower() for w in args.profile_workload.split(",") if w.strip()]
+
+        def profile_of(workload: str) -> str | None:
+            if not args.profile or workload not in profiled:
+                return None
+            return args.profile if len(profiled) == 1 else f"{args.profile}.{workload}"
+
+        measure("W1 first sync", w1_records, "bulk2", profile=profile_of("w1"))
         if postgres is not None:
             results["explain"] = _in_child(explain_step, env)["plans"]
         if args.only != "w1":
             since = org("now").strftime("%Y-%m-%dT%H:%M:%S.000Z")
             done = org("changes_w2", count=args.changes)
             print(f"W2 changes: {done}", flush=True)
-            measure("W2 incremental", sum(done.values()), "rest", since=since)
+            measure("W2 incremental", sum(done.values()), "rest", since=since, profile=profile_of("w2"))
             if args.only != "w2":
                 _in_child(seed_conversion, env, [], 0, args.changes)
-                measure("W3 push", args.changes, None)
-                measure("W4 echo", 0, None)
+                measure("W3 push", args.changes, None, profile=profile_of("w3"))
+                measure("W4 echo", 0, None, profile=profile_of("w4"))
     finally:
         if org is not None:
             org.stop()
