@@ -37,7 +37,10 @@ PUSH_COUNTS = ["linked_in_salesforce", "created_in_salesforce", "updated_in_sale
 
 log = logging.getLogger(__name__)
 
-# How often a pull looks for contacts waiting for Salesforce, between two of its batches.
+# A pull step lets waiting contacts out between its batches once it has run this long (a short
+# step, every cycle of a quiet org, leaves them to the push at the end of its run, seconds away),
+# looking at most this often.
+LONG_STEP_SECONDS = 2.0
 WAITING_CHECK_SECONDS = 1.0
 
 
@@ -45,13 +48,19 @@ class WaitingPush:
     """H3 with a pull running: between two batches of a pull step (after each one is committed)
     the contacts waiting for Salesforce go out, in this run and under its hold on the sync, so
     an immediate push does not wait for the end of a long pull and there is still one writer at
-    a time (R1). Nothing waits: one indexed query, no API call. A failure here never fails the
+    a time (R1). Only in a step that has run LONG_STEP_SECONDS: in a short one the push at the
+    end of the run comes within seconds anyway, in the order it always had (the pull's matching
+    by email first, then the push). Nothing waits: one indexed query, no API call. It is what a
+    push run would do between two sync runs, so every rule holds as it does then (P4 looks
+    Salesforce up by email before creating; R5's clock of our writes). A failure here never fails the
     pull: it is logged, no more pushes are tried in this step, and the run's push step at the end
     tries again (H2)."""
 
     def __init__(self, context: dg.AssetExecutionContext, database: ConversionDatabase,
-                 salesforce: SalesforceResource, *, seconds: float = WAITING_CHECK_SECONDS):
+                 salesforce: SalesforceResource, *, seconds: float = WAITING_CHECK_SECONDS,
+                 after: float = LONG_STEP_SECONDS):
         self.context, self.database, self.salesforce, self.seconds = context, database, salesforce, seconds
+        self.started, self.after = time.monotonic(), after
         self.client: Any = None
         self.counts: Counter = Counter()
         self.checked_at: float | None = None
@@ -59,7 +68,8 @@ class WaitingPush:
 
     def __call__(self) -> None:
         now = time.monotonic()
-        if self.broken or (self.checked_at is not None and now - self.checked_at < self.seconds):
+        if (self.broken or now - self.started < self.after
+                or (self.checked_at is not None and now - self.checked_at < self.seconds)):
             return
         self.checked_at = now
         settings, engine = self.database.settings(), self.database.engine()
