@@ -143,11 +143,16 @@ def _step_times(instance, run_id: str) -> dict:
     """Seconds per step (its first to its last event) and the run's Dagster events and log lines:
     where an unprofiled cycle's time goes."""
     entries = instance.all_logs(run_id)
+    import dagster as dg
+
     spans: dict[str, list[float]] = {}
-    for entry in entries:
-        if entry.step_key:
-            span = spans.setdefault(entry.step_key, [entry.timestamp, entry.timestamp])
-            span[0], span[1] = min(span[0], entry.timestamp), max(span[1], entry.timestamp)
+    for entry in entries:   # from the step's STEP_START (the run's first events name every step) to its last event
+        if not entry.step_key:
+            continue
+        if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
+            spans[entry.step_key] = [entry.timestamp, entry.timestamp]
+        elif entry.step_key in spans:
+            spans[entry.step_key][1] = max(spans[entry.step_key][1], entry.timestamp)
     run_span = (entries[-1].timestamp - entries[0].timestamp) if entries else 0.0
     return {"step_seconds": {key: round(end - start, 2) for key, (start, end) in spans.items()},
             "run_seconds_in_event_log": round(run_span, 2),

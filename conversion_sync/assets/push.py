@@ -13,6 +13,7 @@ from conversion_sync.assets.keys import CONTACTS, SALESFORCE_PUSH
 from conversion_sync.assets.runtime import (
     OWNERS,
     SYNC_FRESHNESS,
+    BetweenBatches,
     api_metadata,
     count_metadata,
     hold_sync,
@@ -149,8 +150,11 @@ def salesforce_push(context: dg.AssetExecutionContext, config: PushConfig, sales
                 only = request_push(conn, contact_ids=ids, all_skipped=config.all_skipped)
             context.log.info("pushing %d requested contact(s)", len(only))
         client = salesforce.client(budget_share=settings.api_budget_share)
-        result = push(engine, client, settings, now=started, run_id=run_id, contact_ids=only,
-                      progress=context.log.info)
+        progress = BetweenBatches(context.log.info)      # a line per 5 s, not per 200 contacts
+        try:
+            result = push(engine, client, settings, now=started, run_id=run_id, contact_ids=only, progress=progress)
+        finally:
+            progress.close()
         record_step(engine, run_id, "salesforce_push", None, started, status="success",
                     stats={**result.counts, "stopped": result.stopped})
     with engine.connect() as conn:
