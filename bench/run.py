@@ -135,7 +135,29 @@ def sync_step(env: dict[str, str], profile: str | None = None) -> dict:
     pulled = sum(result.steps.get(a, {}).get("pulled", 0) for a in
                  ("salesforce_accounts", "salesforce_contacts", "salesforce_leads"))
     push = result.steps.get("salesforce_push", {})
-    return {"seconds": seconds, "pulled": pulled, "steps": dict(result.steps.items()), "push": push}
+    return {"seconds": seconds, "pulled": pulled, "steps": dict(result.steps.items()), "push": push,
+            **_step_times(instance, result.run_id)}
+
+
+def _step_times(instance, run_id: str) -> dict:
+    """Seconds per step (its first to its last event) and the run's Dagster events and log lines:
+    where an unprofiled cycle's time goes."""
+    entries = instance.all_logs(run_id)
+    import dagster as dg
+
+    spans: dict[str, list[float]] = {}
+    for entry in entries:   # from the step's STEP_START (the run's first events name every step) to its last event
+        if not entry.step_key:
+            continue
+        if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
+            spans[entry.step_key] = [entry.timestamp, entry.timestamp]
+        elif entry.step_key in spans:
+            spans[entry.step_key][1] = max(spans[entry.step_key][1], entry.timestamp)
+    run_span = (entries[-1].timestamp - entries[0].timestamp) if entries else 0.0
+    return {"step_seconds": {key: round(end - start, 2) for key, (start, end) in spans.items()},
+            "run_seconds_in_event_log": round(run_span, 2),
+            "dagster_events": sum(1 for e in entries if e.is_dagster_event),
+            "log_lines": sum(1 for e in entries if not e.is_dagster_event)}
 
 
 def floor_step(env: dict[str, str], api: str, since: str | None) -> dict:
@@ -297,6 +319,10 @@ class Postgres:
                         "postgres", "-c", "CREATE DATABASE floor"], check=True, capture_output=True)
         self.floor_url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/floor"
 
+    def create_database(self, name: str) -> None:
+        subprocess.run([*self.as_user, str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                        "postgres", "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+
     def stop(self) -> None:
         subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"],
                        capture_output=True)
@@ -315,25 +341,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="postgres")
     parser.add_argument("--changes", type=int, default=10_000, help="W2 changes and W3 contacts")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
-    parser.add_argument("--profile", default="", help="write a cProfile of W1 to this file")
+    parser.add_argument("--profile", default="", help="write a cProfile of W1 to this file (or of --profile-workload)")
+    parser.add_argument("--profile-workload", default="w1",
+                        help="the workloads --profile profiles, comma-separated (w1,w2,w3,w4; default w1); "
+                             "with more than one, each goes to the --profile path with .w2 etc. appended")
     parser.add_argument("--pg-log", default="", help="copy PostgreSQL's log here, statements over --pg-log-ms logged")
     parser.add_argument("--pg-log-ms", type=int, default=20)
+    parser.add_argument("--dagster-storage", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the Dagster instance's run and event storage: sqlite (the demo's, the checkout's "
+                             "dagster.yaml) or postgres (production's deploy/dagster.postgres.yaml, on the "
+                             "bench's cluster; needs --db postgres)")
     parser.add_argument("--only", default="", help="stop after this workload (w1, w2, w3)")
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="bench-run-")
     os.makedirs(f"{folder}/dagster_home")
-    Path(f"{folder}/dagster_home/dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     postgres = (Postgres(args.pg_log_ms if args.pg_log else None, args.pg_log)
                 if args.db == "postgres" else None)
+    dagster_env: dict[str, str] = {}
+    if args.dagster_storage == "postgres":
+        if postgres is None:
+            parser.error("--dagster-storage postgres needs --db postgres")
+        postgres.create_database("dagster")
+        shutil.copyfile(ROOT / "deploy" / "dagster.postgres.yaml", f"{folder}/dagster_home/dagster.yaml")
+        dagster_env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(postgres.port),
+                       "DAGSTER_PG_USERNAME": "postgres", "DAGSTER_PG_PASSWORD": "bench", "DAGSTER_PG_DB": "dagster"}
+    else:
+        shutil.copyfile(ROOT / "dagster.yaml", f"{folder}/dagster_home/dagster.yaml")
     org = None
-    results: dict = {"scale": args.scale, "db": args.db, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    results: dict = {"scale": args.scale, "db": args.db, "dagster_storage": args.dagster_storage, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "cores": os.cpu_count(), "workloads": {}}
     try:
         org = Org()
         env = {**org.env, "CONVERSION_SYNC_DATA_DIR": folder, "CONVERSION_SYNC_SETTLE_SECONDS": "0",
                "DAGSTER_HOME": f"{folder}/dagster_home",
                "CONVERSION_DATABASE_URL": postgres.url if postgres else f"sqlite:///{folder}/conversion.db",
-               "BENCH_FLOOR_URL": postgres.floor_url if postgres else f"sqlite:///{folder}/floor.db"}
+               "BENCH_FLOOR_URL": postgres.floor_url if postgres else f"sqlite:///{folder}/floor.db", **dagster_env}
         t0 = time.perf_counter()
         seeded = org("seed_w1", scale=args.scale)
         emails = seeded.pop("contact_emails")
@@ -360,23 +402,32 @@ def main(argv: list[str] | None = None) -> int:
                    "write_calls": sum(counters.get(k, 0) for k in WRITE_KINDS),
                    "pulled": sync["pulled"], "load_average": f"{before} -> {load()}",
                    "calls_by_kind": {k: v for k, v in counters.items() if v and k != "total"},
-                   "floor_peak_rss_mib": floor["peak_rss_mib"] if floor else None}
+                   "floor_peak_rss_mib": floor["peak_rss_mib"] if floor else None,
+                   "step_seconds": sync["step_seconds"], "dagster_events": sync["dagster_events"],
+                   "log_lines": sync["log_lines"]}
             results["workloads"][name] = row
             print(f"{name}: {json.dumps(row)}", flush=True)
             return row
 
-        measure("W1 first sync", w1_records, "bulk2", profile=args.profile or None)
+        profiled = [w.strip().lower() for w in args.profile_workload.split(",") if w.strip()]
+
+        def profile_of(workload: str) -> str | None:
+            if not args.profile or workload not in profiled:
+                return None
+            return args.profile if len(profiled) == 1 else f"{args.profile}.{workload}"
+
+        measure("W1 first sync", w1_records, "bulk2", profile=profile_of("w1"))
         if postgres is not None:
             results["explain"] = _in_child(explain_step, env)["plans"]
         if args.only != "w1":
             since = org("now").strftime("%Y-%m-%dT%H:%M:%S.000Z")
             done = org("changes_w2", count=args.changes)
             print(f"W2 changes: {done}", flush=True)
-            measure("W2 incremental", sum(done.values()), "rest", since=since)
+            measure("W2 incremental", sum(done.values()), "rest", since=since, profile=profile_of("w2"))
             if args.only != "w2":
                 _in_child(seed_conversion, env, [], 0, args.changes)
-                measure("W3 push", args.changes, None)
-                measure("W4 echo", 0, None)
+                measure("W3 push", args.changes, None, profile=profile_of("w3"))
+                measure("W4 echo", 0, None, profile=profile_of("w4"))
     finally:
         if org is not None:
             org.stop()

@@ -6,7 +6,9 @@ by `conversion_assets` when the definitions load (the partitions are known only 
 import dagster as dg
 
 from conversion_sync.assets.keys import COMPANIES, CONTACTS, SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
+from conversion_sync.assets.push import WaitingPush
 from conversion_sync.assets.runtime import (
+    BetweenBatches,
     add_partition_counts,
     hold_sync,
     number_metadata,
@@ -17,6 +19,7 @@ from conversion_sync.assets.runtime import (
     table_metadata,
 )
 from conversion_sync.resources.database import ConversionDatabase
+from conversion_sync.resources.salesforce import SalesforceResource
 from conversion_sync.service.apply import ApplyCounts, apply_accounts, apply_people
 from conversion_sync.store import health
 from conversion_sync.store.schema import companies as companies_table
@@ -43,13 +46,15 @@ def conversion_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Assets
         description="Companies: one per Salesforce Account, linked by Account id; a deleted Account "
                     "unlinks its company. Field values follow each field's sync preference.",
     )
-    def companies(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
-        counts = _apply_step(context, database, "companies", apply_accounts)
+    def companies(context: dg.AssetExecutionContext, database: ConversionDatabase,
+                  salesforce: SalesforceResource) -> dg.MaterializeResult:
+        counts, waiting = _apply_step(context, database, salesforce, "companies", apply_accounts)
         add_partition_counts(context, counts.by_partition, COMPANY_COUNTS)
         with database.engine().connect() as conn:
             rows = health.table_rows(conn, "companies")
         return dg.MaterializeResult(metadata={**table_metadata(companies_table, table_name="companies", row_count=rows),
-                                              "run_applied": dg.MetadataValue.int(int(counts["applied"]))})
+                                              "run_applied": dg.MetadataValue.int(int(counts["applied"])),
+                                              **waiting.metadata()})
 
     @partitioned_sync_asset(
         partitions_def,
@@ -64,10 +69,12 @@ def conversion_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Assets
                     "and merges unlink or fold contacts; every change is kept in the contact's history "
                     "(sync_events).",
     )
-    def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase) -> dg.MaterializeResult:
-        counts = _apply_step(context, database, "contacts", apply_people)
+    def contacts(context: dg.AssetExecutionContext, database: ConversionDatabase,
+                 salesforce: SalesforceResource) -> dg.MaterializeResult:
+        counts, waiting = _apply_step(context, database, salesforce, "contacts", apply_people)
         add_partition_counts(context, counts.by_partition, CONTACT_COUNTS)
-        metadata = {"run_applied": dg.MetadataValue.int(int(counts["applied"])), **health_metadata(database.engine())}
+        metadata = {"run_applied": dg.MetadataValue.int(int(counts["applied"])), **health_metadata(database.engine()),
+                    **waiting.metadata()}
         metadata["new_warnings"] = dg.MetadataValue.md(_warnings_table(database.engine(), context.run.run_id))
         return dg.MaterializeResult(metadata=metadata)
 
@@ -89,17 +96,24 @@ def health_metadata(engine) -> dict:
             **number_metadata("push_errors", errors)}
 
 
-def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase, step: str, apply) -> ApplyCounts:
-    """Apply the mirror's pending records under the sync lock, and record the step for `status`."""
+def _apply_step(context: dg.AssetExecutionContext, database: ConversionDatabase, salesforce: SalesforceResource,
+                step: str, apply) -> tuple[ApplyCounts, WaitingPush]:
+    """Apply the mirror's pending records under the sync lock, and record the step for `status`.
+    Between two batches the contacts waiting for Salesforce go out (H3, assets.push.WaitingPush)."""
     engine, settings, run_id = database.engine(), database.settings(), context.run.run_id
     partitions = run_partitions(context)
     partition = partitions[-1][0]
     hold_sync(context, database)
+    waiting = WaitingPush(context, database, salesforce)
     with recorded_step(engine, run_id, step, partition) as started:
-        counts = apply(engine, settings, run_id=run_id, now=started, progress=context.log.info,
-                       partition_of=partition_finder(partitions))
+        progress = BetweenBatches(context.log.info, waiting)
+        try:
+            counts = apply(engine, settings, run_id=run_id, now=started, progress=progress,
+                           partition_of=partition_finder(partitions))
+        finally:
+            progress.close()
         record_step(engine, run_id, step, partition, started, status="success", stats=counts)
-    return counts
+    return counts, waiting
 
 
 def _warnings_table(engine, run_id: str, limit: int = 50) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dagster as dg
@@ -40,6 +41,39 @@ def hold_sync(context: dg.AssetExecutionContext | dg.OpExecutionContext, databas
 
     database.hold_sync_for_run(run_id, holder=f"run {run_id[:8]} ({context.run.job_name})",
                                still_running=still_running, on_wait=context.log.info)
+
+
+PROGRESS_SECONDS = 5.0    # at most one progress line per step this often (each line is a Dagster event)
+
+
+class BetweenBatches:
+    """What an extract or apply step is given as `progress`, called after each batch it
+    committed: the progress line for the engineer on call (the first one, then at most one every
+    PROGRESS_SECONDS, and the last one when the step ends, so a large pull shows how far it is
+    without a flood of events), and then `between` (the push of contacts waiting for
+    Salesforce, assets.push.WaitingPush), which runs in the gap between two batches."""
+
+    def __init__(self, log: Callable[[str], None], between: Callable[[], None] | None = None, *,
+                 seconds: float = PROGRESS_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.log, self.between, self.seconds, self.clock = log, between, seconds, clock
+        self.logged_at: float | None = None
+        self.unlogged: str | None = None
+
+    def __call__(self, message: str) -> None:
+        now = self.clock()
+        if self.logged_at is None or now - self.logged_at >= self.seconds:
+            self.log(message)
+            self.logged_at, self.unlogged = now, None
+        else:
+            self.unlogged = message
+        if self.between is not None:
+            self.between()
+
+    def close(self) -> None:
+        """The step's last progress line, if it was held back."""
+        if self.unlogged is not None:
+            self.log(self.unlogged)
+            self.unlogged = None
 
 
 def utcnow() -> dt.datetime:

@@ -6,7 +6,9 @@ definitions load (the partitions are known only then)."""
 import dagster as dg
 
 from conversion_sync.assets.keys import SALESFORCE_ACCOUNTS, SALESFORCE_CONTACTS, SALESFORCE_LEADS
+from conversion_sync.assets.push import WaitingPush
 from conversion_sync.assets.runtime import (
+    BetweenBatches,
     add_partition_counts,
     api_metadata,
     hold_sync,
@@ -88,9 +90,14 @@ def _extract_asset(partitions_def: dg.PartitionsDefinition, sobject: str, key: d
             window = window_for(context, live_watermark=live, lookback_seconds=settings.lookback_seconds,
                                 settle_seconds=settings.settle_seconds, now=now)
             context.log.info("%s: %s", sobject, window.describe())
-            stats = extract(engine, client, settings, sobject, window,
-                            partitions=run_partitions(context),
-                            run_id=context.run.run_id, now=utcnow, progress=context.log.info)
+            pushing = WaitingPush(context, database, salesforce)
+            progress = BetweenBatches(context.log.info, pushing)
+            try:
+                stats = extract(engine, client, settings, sobject, window,
+                                partitions=run_partitions(context),
+                                run_id=context.run.run_id, now=utcnow, progress=progress)
+            finally:
+                progress.close()
             stats.counts["api_calls"] = client.usage.total
             record_step(engine, context.run.run_id, name, partition_key_for(window.upper), started, status="success",
                         stats={**stats.counts, "stopped": stats.stopped, "hidden_fields": stats.hidden,
@@ -114,6 +121,7 @@ def _extract_asset(partitions_def: dg.PartitionsDefinition, sobject: str, key: d
             "window": dg.MetadataValue.text(window.describe()),
             "watermark_before": timestamp(stats.watermark_before),
             "watermark_after": timestamp(stats.watermark_after),
+            **pushing.metadata(),
         }
         if stats.hidden:   # R5: mapped fields the integration user cannot see, left out of the sync
             metadata["hidden_fields"] = dg.MetadataValue.text(", ".join(f"{sobject}.{n}" for n in stats.hidden))

@@ -130,6 +130,22 @@ def push(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, no
     return result
 
 
+def push_waiting(engine: Engine, client: SalesforceClient, settings: SyncSettings, *, now: dt.datetime,
+                 run_id: str | None, limit: int = COLLECTION_LIMIT,
+                 progress: Callable[[str], None] = log.info) -> PushResult | None:
+    """Push the contacts waiting for Salesforce now (queued, or failed with the backoff over), at
+    most `limit` of them, oldest first: what a long pull lets go out between two of its batches
+    (H3: an immediate push within seconds, pull running or not), in the pull's own run and hold,
+    one writer at a time (R1). None when nothing waits (no API call)."""
+    if not settings.write_to_salesforce:
+        return None
+    with engine.connect() as conn:
+        ids = push_store.work_due_ids(conn, now, limit)
+    if not ids:
+        return None
+    return push(engine, client, settings, now=now, run_id=run_id, contact_ids=ids, progress=progress)
+
+
 # -- step 0: linked records the mirror has never seen ------------------------------------------------
 
 def _mirror_unseen_links(run: PushRun) -> None:

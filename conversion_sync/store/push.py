@@ -270,6 +270,13 @@ def work_due_count(conn: Connection, now: dt.datetime) -> int:
     return conn.execute(select(func.count()).select_from(contacts).where(_work_due(now))).scalar_one()
 
 
+def work_due_ids(conn: Connection, now: dt.datetime, limit: int) -> list[int]:
+    """The oldest `limit` contacts with push work that can be done now (work_due_count's set):
+    what a pull lets go out between two of its batches."""
+    return list(conn.execute(select(contacts.c.id).where(_work_due(now)).order_by(contacts.c.id)
+                             .limit(limit)).scalars())
+
+
 def linked_waiting(conn: Connection, *, now: dt.datetime, contact_ids: Sequence[int] | None) -> list[int]:
     """Linked contacts waiting in the queue whose record the mirror holds, last edited in
     Conversion at or before `now`: after this run's field edits went out, those that sent

@@ -79,14 +79,16 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
             continue
         already_applied = (row.applied_modstamp == record.system_modstamp and row.applied_fields == record.fields)
         counts["unchanged" if already_applied else "changed"] += 1
-        updates.append({**values, "b_id": sf_id, "pending": not already_applied, "pulled_at": now, "run_id": run_id})
+        updates.append({"salesforce_id": sf_id, **values, "pending": not already_applied, "pulled_at": now,
+                        "run_id": run_id})
     if inserts:
         insert_rows(conn, sr, inserts)   # COPY on PostgreSQL
     if updates:
         # A changed record gets a fresh retry budget (H2): the fix may be in the new values.
-        conn.execute(update(sr).where(sr.c.salesforce_id == bindparam("b_id"))
-                     .values(**{key: bindparam(key) for key in updates[0] if key != "b_id"},
-                             attempts=0, last_error=None, next_attempt_at=None), updates)
+        # One COPY and one UPDATE ... FROM on PostgreSQL (issue 10: the executemany of a W2
+        # cycle's 10k changed rows was most of its staging time), an executemany elsewhere.
+        update_rows(conn, sr, "salesforce_id", updates,
+                    constants={"attempts": 0, "last_error": None, "next_attempt_at": None})
     return counts
 
 
