@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from conversion_sync.service.extract import prefetched
 from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import contacts as contact_store
 from conversion_sync.store import staging
@@ -80,11 +79,9 @@ def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch
     counts = ApplyCounts()
     if not sobjects:
         return counts
-    # The next batch is read while this one applies: applying a batch writes only its own rows
-    # of the mirror (and the Accounts' step only Contacts'), so the read is the same (issue 10).
-    pages = staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now)
-    batches = cast(Iterator[list[PulledRecord]], prefetched(cast(Iterator[list[dict]], pages)))
-    for batch in batches:
+    # Each batch is read after the one before it is committed, and after what the progress
+    # callback did between them (a push of waiting contacts writes the mirror, H3): no read ahead.
+    for batch in staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now):
         for key, piece in _by_partition(batch, partition_of):
             done = _apply_isolating(engine, piece, settings, run_id, now, apply_batch)
             counts.update(done)

@@ -39,6 +39,7 @@ from conversion_sync.service.push_calls import LimitsFirst
 from conversion_sync.service.push_calls import read_back as _read_back
 from conversion_sync.store import push as push_store
 from conversion_sync.store import staging
+from conversion_sync.store.push import UpdateCandidate
 from conversion_sync.sync.fields import normalize_value, push_to_salesforce
 from conversion_sync.sync.ids import to_18
 from conversion_sync.sync.model import ContactState, SyncEvent
@@ -298,62 +299,49 @@ def _restamps(written: dict[str, tuple[ContactState, list[str]]], read_back: dic
 
 # -- step 2: P5 ----------------------------------------------------------------------------------------
 
+CANDIDATE_PAGE = 5_000   # linked contacts looked at at once for field edits to send (P5)
+
+
 def _send_field_edits(run: PushRun) -> None:
     settings = run.settings
     with run.engine.connect() as conn:
         waiting = push_store.linked_waiting(conn, now=run.now, contact_ids=run.contact_ids)
-        candidates = push_store.update_candidates(conn, now=run.now, contact_ids=run.contact_ids,
-                                                  custom_fields=settings.custom_fields)
+    writes: dict[str, list[tuple[Any, dict[str, Any], dict[str, list]]]] = defaultdict(list)
+    read_only_by_object: dict[str, set[str]] = {}
+    seen: set[int] = set()
+    after: int | None = None
+    while True:      # a page of candidates at a time; only the edits to send are kept (issue 10)
+        with run.engine.connect() as conn:
+            page = push_store.update_candidates(conn, now=run.now, contact_ids=run.contact_ids,
+                                                custom_fields=settings.custom_fields, after=after,
+                                                limit=CANDIDATE_PAGE)
+        if not page:
+            break
+        after = page[-1].contact.key
+        seen.update(c.contact.key for c in page)
+        unchanged: list[UpdateCandidate] = []
+        arrived = []
+        for candidate in page:
+            values, changes, same = _field_edit(run, candidate, read_only_by_object)
+            if values:
+                writes[candidate.sobject].append((candidate, values, changes))
+            else:
+                unchanged.append(candidate)
+            if same:
+                arrived.append((candidate.contact.key, same, stamp_of_our_write(candidate.last_modified_date)))
+        if unchanged or arrived:   # unchanged: nothing their preferences let through, a queued push of theirs is done
+            with run.engine.begin() as conn:
+                push_store.restamp_our_writes(conn, arrived, pushed_since=run.now, move_edited=False)
+                push_store.record_pushed(conn, [c.contact.key for c in unchanged], [], run_id=run.run_id, now=run.now)
+                push_store.reconcile_edits(conn, _reconciled(unchanged))
+        if len(page) < CANDIDATE_PAGE:
+            break
     # Queued but with no Conversion edit newer than the record (a push requested for a linked
     # contact, an edit Salesforce has since overtaken): nothing to send, the push is done (H2).
-    settled = sorted(set(waiting) - {c.contact.key for c in candidates})
+    settled = sorted(set(waiting) - seen)
     if settled:
         with run.engine.begin() as conn:
             push_store.settle_waiting(conn, settled, now=run.now)
-    writes: dict[str, list[tuple[Any, dict[str, Any], dict[str, list]]]] = defaultdict(list)
-    unchanged: list[int] = []
-    arrived = []
-    read_only_by_object: dict[str, set[str]] = {}
-    for candidate in candidates:
-        if candidate.sobject not in read_only_by_object:
-            described = run.fields(candidate.sobject)
-            # Not updateable, or hidden from the integration user (absent from describe, R5).
-            read_only_by_object[candidate.sobject] = {
-                sf_field for mapping in settings.contact_fields
-                if (sf_field := mapping.salesforce.get(candidate.sobject)) and not can_update(described, sf_field)}
-        read_only = read_only_by_object[candidate.sobject]
-        values, changes = {}, {}
-        for mapping in settings.contact_fields:
-            sf_field = mapping.salesforce.get(candidate.sobject)
-            if not sf_field:
-                continue
-            value = candidate.contact.values.get(mapping.field)
-            if push_to_salesforce(mapping.preference, conversion_value=value,
-                                  field_updated_at=candidate.contact.field_updated_at.get(mapping.field),
-                                  salesforce_value=candidate.mirror.get(sf_field),
-                                  record_modified=candidate.last_modified_date,
-                                  read_only=sf_field in read_only,
-                                  **({"applied_value": candidate.applied.get(sf_field)}
-                                     if candidate.applied is not None and sf_field in candidate.applied else {})):
-                values[sf_field] = normalize_value(value)
-                changes[mapping.field] = [candidate.mirror.get(sf_field), normalize_value(value)]
-        if values:
-            writes[candidate.sobject].append((candidate, values, changes))
-        else:
-            unchanged.append(candidate.contact.key)
-        # Fields Salesforce already holds as they are but stamped on our clock (a write of ours
-        # never recorded: killed before its commit) go onto Salesforce's clock (R5).
-        same = arrived_fields(settings.contact_fields, candidate.sobject, candidate.contact.values,
-                              candidate.contact.field_updated_at, candidate.mirror, candidate.last_modified_date,
-                              pending=candidate.pending)
-        if same:
-            arrived.append((candidate.contact.key, same, stamp_of_our_write(candidate.last_modified_date)))
-    if unchanged or arrived:   # unchanged: nothing their preferences let through, a queued push of theirs is done
-        by_key = {c.contact.key: c for c in candidates}
-        with run.engine.begin() as conn:
-            push_store.restamp_our_writes(conn, arrived, pushed_since=run.now, move_edited=False)
-            push_store.record_pushed(conn, unchanged, [], run_id=run.run_id, now=run.now)
-            push_store.reconcile_edits(conn, _reconciled([by_key[key] for key in unchanged]))
     total = sum(len(items) for items in writes.values())
     for sobject, items in writes.items():
         if total > settings.bulk_ingest_threshold:
@@ -362,6 +350,41 @@ def _send_field_edits(run: PushRun) -> None:
             for start in range(0, len(items), COLLECTION_LIMIT):
                 _write_collection(run, sobject, items[start:start + COLLECTION_LIMIT])
                 run.progress(f"push: {run.counts['updated_in_salesforce']} records updated")
+
+
+def _field_edit(run: PushRun, candidate: UpdateCandidate,
+                read_only_by_object: dict[str, set[str]]) -> tuple[dict[str, Any], dict[str, list], Any]:
+    """P5 for one linked contact: the Salesforce values to write, the changes for its history,
+    and the fields Salesforce already holds as they are but stamped on our clock (a write of
+    ours never recorded, killed before its commit), which go onto Salesforce's clock (R5)."""
+    settings = run.settings
+    if candidate.sobject not in read_only_by_object:
+        described = run.fields(candidate.sobject)
+        # Not updateable, or hidden from the integration user (absent from describe, R5).
+        read_only_by_object[candidate.sobject] = {
+            sf_field for mapping in settings.contact_fields
+            if (sf_field := mapping.salesforce.get(candidate.sobject)) and not can_update(described, sf_field)}
+    read_only = read_only_by_object[candidate.sobject]
+    values: dict[str, Any] = {}
+    changes: dict[str, list] = {}
+    for mapping in settings.contact_fields:
+        sf_field = mapping.salesforce.get(candidate.sobject)
+        if not sf_field:
+            continue
+        value = candidate.contact.values.get(mapping.field)
+        if push_to_salesforce(mapping.preference, conversion_value=value,
+                              field_updated_at=candidate.contact.field_updated_at.get(mapping.field),
+                              salesforce_value=candidate.mirror.get(sf_field),
+                              record_modified=candidate.last_modified_date,
+                              read_only=sf_field in read_only,
+                              **({"applied_value": candidate.applied.get(sf_field)}
+                                 if candidate.applied is not None and sf_field in candidate.applied else {})):
+            values[sf_field] = normalize_value(value)
+            changes[mapping.field] = [candidate.mirror.get(sf_field), normalize_value(value)]
+    same = arrived_fields(settings.contact_fields, candidate.sobject, candidate.contact.values,
+                          candidate.contact.field_updated_at, candidate.mirror, candidate.last_modified_date,
+                          pending=candidate.pending)
+    return values, changes, same
 
 
 def _write_collection(run: PushRun, sobject: str, items) -> None:

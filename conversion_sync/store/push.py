@@ -76,16 +76,21 @@ class UpdateCandidate:
 
 
 def update_candidates(conn: Connection, *, now: dt.datetime, contact_ids: Sequence[int] | None,
-                      custom_fields: Sequence[str]) -> list[UpdateCandidate]:
+                      custom_fields: Sequence[str], after: int | None = None,
+                      limit: int | None = None) -> list[UpdateCandidate]:
     """Linked contacts with a Conversion edit the push has not reconciled yet (P5), due, whose
     record still exists and can be written (not a converted Lead). Which fields go out is
-    decided per field (sync.fields.push_to_salesforce); the marker is moved by reconcile_edits."""
+    decided per field (sync.fields.push_to_salesforce); the marker is moved by reconcile_edits.
+    By contact id, from after `after`, at most `limit` (a page: memory stays flat however many
+    contacts a first sync linked, issue 10)."""
     query = (select(contacts.c.id, contacts.c.edited_in_conversion_at, sr.c.sobject, sr.c.salesforce_id,
                     sr.c.fields, sr.c.applied_fields, sr.c.pending, sr.c.last_modified_date)
              .join(sr, sr.c.salesforce_id == contacts.c.salesforce_id)
              .where(contacts.c.edited_in_conversion_at > RECONCILED, sr.c.is_deleted.is_(False),
                     sr.c.is_converted.is_(False), _due(now)))
-    rows = conn.execute(_restrict(query, contact_ids).order_by(contacts.c.id)).all()
+    if after is not None:
+        query = query.where(contacts.c.id > after)
+    rows = conn.execute(_restrict(query, contact_ids).order_by(contacts.c.id).limit(limit)).all()
     states = {s.key: s for s in load_contacts(conn, ids=[r.id for r in rows], custom_fields=custom_fields)}
     return [UpdateCandidate(states[r.id], r.sobject, r.salesforce_id, dict(r.fields or {}), r.last_modified_date,
                             applied=dict(r.applied_fields) if r.applied_fields is not None else None,

@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from conversion_sync.store.bulk import insert_rows
+from conversion_sync.store.bulk import insert_rows, update_rows
 from conversion_sync.store.schema import salesforce_records as sr
 from conversion_sync.sync.records import PulledRecord
 
