@@ -84,3 +84,31 @@ def test_r5_a_later_salesforce_edit_of_the_same_field_wins(harness, org, sync_co
     assert org.get("Lead", lead_id)["Title"] == "C"
     assert harness.contact(contact_id).title == "C"
     _silent(harness, org)
+
+
+@pytest.mark.parametrize("page", [2, 5_000], ids=["pages of 2", "one page"])
+def test_p5_edits_of_many_linked_contacts_all_go_out_a_page_at_a_time(harness, org, sync_config, our_clock,
+                                                                       monkeypatch, page):
+    """Issue 10: the push looks at linked contacts a page at a time (memory flat after a first
+    sync that linked many): every edit goes out whichever page its contact falls in, the
+    contacts with nothing to send are reconciled on every page, and the next cycle is silent."""
+    from conversion_sync.service import push as push_service
+
+    monkeypatch.setattr(push_service, "CANDIDATE_PAGE", page)
+    _config(sync_config, "two_way")
+    lead_ids = [org.create("Lead", {"LastName": f"L{i}", "Company": "X", "Email": f"page{i}@example.com",
+                                    "Title": "A", "Phone": "1"}) for i in range(7)]
+    harness.cycle()
+    contact_ids = [harness.contact_of(lead_id).id for lead_id in lead_ids]
+    edited = {lead_ids[i]: contact_ids[i] for i in (0, 3, 4, 6)}
+    for lead_id, contact_id in edited.items():
+        _edit(harness, contact_id, "title", f"B{lead_id[-4:]}")
+    for i in (1, 2, 5):              # edited, then back to the value Salesforce holds: nothing to send
+        _edit(harness, contact_ids[i], "title", "Z")
+        _edit(harness, contact_ids[i], "title", "A")
+    org.reset_counters()
+    harness.cycle()
+    assert {lead_id: org.get("Lead", lead_id)["Title"] for lead_id in lead_ids} == {
+        lead_id: (f"B{lead_id[-4:]}" if lead_id in edited else "A") for lead_id in lead_ids}
+    assert sum(writes(org).values()) == 1      # one Collections update carried all four
+    _silent(harness, org)
