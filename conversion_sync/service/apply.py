@@ -19,9 +19,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import contacts as contact_store
-from conversion_sync.store import staging
+from conversion_sync.store import first_load, staging
+from conversion_sync.store.bulk import reserve_ids
 from conversion_sync.store.describe import read_only_fields
+from conversion_sync.store.schema import contacts as contacts_table
+from conversion_sync.store.schema import sync_events as events_table
 from conversion_sync.sync.companies import CompanyApplier
+from conversion_sync.sync.fields import pull_plan, taken_when_new
 from conversion_sync.sync.pull import CompanyRef, ContactApplier
 from conversion_sync.sync.records import PulledRecord
 
@@ -48,12 +52,15 @@ def apply_accounts(engine: Engine, settings: SyncSettings, *, run_id: str | None
 
 
 def apply_people(engine: Engine, settings: SyncSettings, *, run_id: str | None, now: dt.datetime,
-                 progress: Callable[[str], None] = log.info, partition_of: PartitionOf | None = None) -> ApplyCounts:
-    """R3-R8 for Leads and Contacts: pending records -> contacts."""
+                 progress: Callable[[str], None] = log.info, partition_of: PartitionOf | None = None,
+                 set_based_creates: bool = True) -> ApplyCounts:
+    """R3-R8 for Leads and Contacts: pending records -> contacts. The records of a batch that
+    only create a contact are written set-based (`set_based_creates`; off only to compare)."""
     sobjects = [name for name, enabled in (("Lead", settings.pull_leads), ("Contact", settings.pull_contacts))
                 if enabled]
+    apply_batch = _apply_people_batch if set_based_creates else _walk_people
     return _apply_all(engine, sobjects, settings, run_id=run_id, now=now, progress=progress,
-                      apply_batch=_apply_people_batch, partition_of=partition_of)
+                      apply_batch=apply_batch, partition_of=partition_of)
 
 
 def _by_partition(batch: list[PulledRecord], partition_of: PartitionOf | None):
@@ -130,6 +137,34 @@ def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Co
 
 
 def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Counter:
+    creatable = _creatable(conn, settings, {r.sobject for r in batch})
+    independent: set[str] = set()
+    if creatable and batch:
+        independent = first_load.independent(conn, sorted(creatable), first=batch[0].order_key,
+                                             last=batch[-1].order_key)
+    if not independent:
+        return _walk_people(conn, batch, settings, run_id, now)
+    # R4c set-based: the records that only create a contact are written from the mirror in a
+    # few statements (store/first_load.py); the walk takes the rest, in order (R4e).
+    walk = [r for r in batch if r.salesforce_id not in independent]
+    created = [r for r in batch if r.salesforce_id in independent]
+    return _walk_people(conn, walk, settings, run_id, now, created=created, creatable=creatable)
+
+
+def _creatable(conn, settings: SyncSettings, sobjects) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Per object, the fields a new contact takes (R5), where `first_load.create` can write them."""
+    read_only = read_only_fields(conn)
+    found = {}
+    for sobject in sobjects:
+        taken = taken_when_new(pull_plan(settings.contact_fields, sobject, read_only.get(sobject, set())))
+        if first_load.eligible(taken):
+            found[sobject] = taken
+    return found
+
+
+def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, created=(), creatable=None) -> Counter:
+    """The ordered walk (ContactApplier) over `batch`, and the set-based create of `created`
+    (the batch's independent records), numbered together in record order (R4e)."""
     contact_ids = [r.salesforce_id for r in batch if r.sobject == "Contact"]
     conversions = staging.conversions_into(conn, contact_ids)
     linked_ids = {r.salesforce_id for r in batch}
@@ -142,6 +177,7 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
                                      - {r.salesforce_id for r in batch})
     accounts = {r.account_id for r in [*batch, *targets.values()] if r.account_id and not r.is_deleted}
     accounts |= {r.converted_account_id for r in batch if r.converted_account_id}
+    accounts |= {r.account_id for r in created if r.sobject == "Contact" and r.account_id}
     companies = {account: CompanyRef(company_id, name) for account, (company_id, name) in
                  contact_store.companies_for_accounts(conn, accounts).items()}
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
@@ -150,11 +186,73 @@ def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Cou
     # R7: the CreatedDate of each Contact a Lead of the batch converted into, from the records
     # already in hand (the batch and the re-link targets) rather than a second read of the mirror.
     in_hand = {**targets, **{r.salesforce_id: r for r in batch}}
-    created = {sf_id: in_hand[sf_id].created_date
-               for sf_id in {r.converted_contact_id for r in batch if r.is_converted and r.converted_contact_id}
-               if sf_id in in_hand and in_hand[sf_id].created_date is not None}
+    created_dates = {sf_id: in_hand[sf_id].created_date
+                     for sf_id in {r.converted_contact_id for r in batch if r.is_converted and r.converted_contact_id}
+                     if sf_id in in_hand and in_hand[sf_id].created_date is not None}
     result = ContactApplier(settings.contact_fields, now, read_only_fields(conn)).apply(
-        batch, contacts, conversions=conversions, companies=companies, contact_created=created,
+        batch, contacts, conversions=conversions, companies=companies, contact_created=created_dates,
         link_targets=targets)
-    contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields)
-    return _finish(conn, batch, result, settings, now)
+    if not created:
+        contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields)
+        return _finish(conn, batch, result, settings, now)
+    numbering = _number(conn, result, created, companies)
+    contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields,
+                                        new_ids=numbering.new_ids, event_ids=numbering.event_ids)
+    for sobject, taken in (creatable or {}).items():
+        first_load.create(conn, sobject, taken, numbering.rows.get(sobject, []), now=now, run_id=run_id)
+    counts = _finish(conn, batch, result, settings, now)
+    counts.update(created=len(created), moved_company=numbering.moved, applied=len(created),
+                  created_set_based=len(created))
+    return counts
+
+
+class _Numbering:
+    """Ids for a batch walked in part and created set-based in part: its new contacts and its
+    events numbered in the order of their records, as applying the records one by one would
+    number them (R4e)."""
+
+    def __init__(self) -> None:
+        self.new_ids: dict[int, int] = {}           # the walk's new contacts: placeholder -> id
+        self.event_ids: list[int] = []              # the walk's events, in their order
+        self.rows: dict[str, list[dict]] = {}       # per object, first_load.create's rows
+        self.moved = 0
+
+
+def _number(conn, result, created: list[PulledRecord], companies: dict[str, CompanyRef]) -> _Numbering:
+    numbering = _Numbering()
+    new = [c for c in result.contacts.values() if c.is_new and not c.removed]
+    made_by = {e.contact_key: e.order for e in result.events if e.kind == "contact_created"}
+    contact_slots: list[tuple[Any, Any]] = [(made_by[c.key], c) for c in new]
+    contact_slots += [(r.order_key, r) for r in created]
+    contact_slots.sort(key=lambda slot: slot[0])   # one new contact per record at most: no ties
+    # A record's own events keep the order the walk made them in; a created record's creation
+    # comes before its company move.
+    event_slots: list[tuple[Any, Any]] = [((e.order, i), i) for i, e in enumerate(result.events)]
+    companies_of: dict[str, CompanyRef | None] = {}
+    for record in created:
+        company = companies.get(record.account_id) if record.sobject == "Contact" and record.account_id else None
+        companies_of[record.salesforce_id] = company
+        event_slots.append(((record.order_key, 0), (record, "created_event_id")))
+        if company is not None:
+            event_slots.append(((record.order_key, 1), (record, "moved_event_id")))
+    event_slots.sort(key=lambda slot: slot[0])
+    rows: dict[str, dict] = {}
+    for (_, item), new_id in zip(contact_slots, reserve_ids(conn, contacts_table, len(contact_slots)), strict=True):
+        if isinstance(item, PulledRecord):
+            company = companies_of[item.salesforce_id]
+            rows[item.salesforce_id] = {"salesforce_id": item.salesforce_id, "contact_id": new_id,
+                                        "created_event_id": None, "moved_event_id": None,
+                                        "company_id": company.key if company else None,
+                                        "company_name": company.name if company else None}
+            numbering.rows.setdefault(item.sobject, []).append(rows[item.salesforce_id])
+        else:
+            numbering.new_ids[item.key] = new_id
+    numbering.event_ids = [0] * len(result.events)
+    for (_, item), new_id in zip(event_slots, reserve_ids(conn, events_table, len(event_slots)), strict=True):
+        if isinstance(item, int):
+            numbering.event_ids[item] = new_id
+        else:
+            record, column = item
+            rows[record.salesforce_id][column] = new_id
+    numbering.moved = sum(1 for row in rows.values() if row["moved_event_id"] is not None)
+    return numbering

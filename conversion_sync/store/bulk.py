@@ -119,6 +119,21 @@ def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict[str
     return ids
 
 
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """`count` new ids of `table`, in order, for rows inserted with them in this transaction:
+    from the column's sequence on PostgreSQL, after the largest id on SQLite (which is what an
+    INSERT would give them there)."""
+    if count <= 0:
+        return []
+    from sqlalchemy import func, select, text
+
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                                 {"table": table.name, "n": count}).scalars())
+    start = (conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+    return list(range(start, start + count))
+
+
 def _copy(conn: Connection, table: Table, target: str, rows: Sequence[dict[str, Any]], given: list[str],
           defaults: dict[str, Any]) -> None:
     names = given + list(defaults)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from conversion_sync.store.bulk import insert_returning_ids, update_rows
+from conversion_sync.store.bulk import insert_returning_ids, insert_rows, update_rows
 from conversion_sync.store.events import write_events, write_warnings
 from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts, sync_warnings
 from conversion_sync.store.staging import chunked
@@ -77,14 +77,21 @@ def _contact_row(state: ContactState) -> dict:
 
 
 def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str | None, now: dt.datetime,
-                          custom_fields: Sequence[str] = ()) -> dict[int, int]:
-    """Write a batch's contact changes, events and warnings; returns placeholder key -> new id."""
+                          custom_fields: Sequence[str] = (), new_ids: dict[int, int] | None = None,
+                          event_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """Write a batch's contact changes, events and warnings; returns placeholder key -> new id.
+    `new_ids` (placeholder key -> id) and `event_ids` (one per event) give the new rows ids
+    taken beforehand (`bulk.reserve_ids`), when part of the batch is written set-based."""
     key_to_id: dict[int, int] = {}
     new = [c for c in result.contacts.values() if c.is_new and not c.removed]
     if new:
         rows = [{**_contact_row(c), "origin": c.origin, "salesforce_sync": c.salesforce_sync,
                  "created_at": c.created_at or now, "push_attempts": 0} for c in new]
-        ids = insert_returning_ids(conn, contacts, rows)     # COPY on PostgreSQL (issue 10)
+        if new_ids is None:
+            ids = insert_returning_ids(conn, contacts, rows)     # COPY on PostgreSQL (issue 10)
+        else:
+            ids = [new_ids[c.key] for c in new]
+            insert_rows(conn, contacts, [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
         key_to_id.update({c.key: new_id for c, new_id in zip(new, ids, strict=False)})
     existing = [c for c in result.contacts.values() if not c.is_new]
     for c in existing:
@@ -118,7 +125,7 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
                          .values(resolved_at=now))
     if custom_fields:
         _write_custom(conn, [c for c in result.contacts.values() if not c.removed], key_to_id, custom_fields)
-    write_events(conn, result.events, key_to_id, {}, run_id=run_id, now=now)
+    write_events(conn, result.events, key_to_id, {}, run_id=run_id, now=now, ids=event_ids)
     write_warnings(conn, result.warnings, key_to_id, run_id=run_id, now=now)
     return key_to_id
 

@@ -59,7 +59,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_events(conn: Connection, events: Sequence[SyncEvent], contact_ids: dict[int, int],
-                 company_ids: dict[int, int], *, run_id: str | None, now: dt.datetime) -> int:
+                 company_ids: dict[int, int], *, run_id: str | None, now: dt.datetime,
+                 ids: Sequence[int] | None = None) -> int:
+    """Insert events (with `ids`, one per event, when given: ids taken beforehand)."""
     rows = []
     for event in events:
         changes = event.changes or None
@@ -71,6 +73,9 @@ def write_events(conn: Connection, events: Sequence[SyncEvent], contact_ids: dic
             "kind": event.kind, "rule": event.rule, "salesforce_id": event.salesforce_id,
             "changes": _jsonable(changes), "detail": resolve_refs(event.detail, contact_ids), "run_id": run_id, "created_at": now,
         })
+    if ids is not None:
+        for row, event_id in zip(rows, ids, strict=True):
+            row["id"] = event_id
     if rows:
         insert_rows(conn, sync_events, rows)   # COPY on PostgreSQL
     return len(rows)

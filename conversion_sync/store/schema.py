@@ -179,6 +179,9 @@ salesforce_records = Table(
     # A pulled value the database cannot hold (stored with U+FFFD in `fields`): the record stays
     # pending with this error until Salesforce sends a good value (H2).
     Column("value_problem", Text),
+    # True when `value_problem` holds every reason the values cannot be applied (rows staged
+    # before schema 8 hold only the unstorable ones): only such rows are created set-based.
+    Column("values_checked", Boolean, nullable=False, default=False),
     Column("applied_fields", JSONType),                  # values when last applied to Conversion
     Column("applied_modstamp", UTCDateTime),
     Column("pending", Boolean, nullable=False, default=True),
@@ -193,6 +196,10 @@ salesforce_records = Table(
     Index("ix_salesforce_records_due", "system_modstamp", "salesforce_id",
           postgresql_where=text("pending IS true"), sqlite_where=text("pending IS 1")),
     Index("ix_salesforce_records_converted_contact", "converted_contact_id"),
+    # The records merged into each survivor (R8): a record another one names is never created
+    # set-based (store/first_load.py).
+    Index("ix_salesforce_records_master", "master_record_id",
+          postgresql_where=text("master_record_id IS NOT NULL"), sqlite_where=text("master_record_id IS NOT NULL")),
     Index("ix_salesforce_records_email_key", "email_key"),
     Index("ix_salesforce_records_account", "account_id"),    # an Account's Contacts (R6 requeue)
 )

@@ -107,6 +107,7 @@ def _row_values(record: PulledRecord) -> dict:
         "created_date": record.created_date,
         "fields": record.fields,
         "value_problem": record.problem,
+        "values_checked": True,     # from_api checked every value (sync/records.py)
     }
 
 

@@ -179,3 +179,13 @@ def take_planned(plan: PullPlan, record_fields: dict[str, Any], mirror: dict[str
         if _take(preference, new_value, seen, old_value, record_modified, updated_at.get(name)):
             taken[name] = [old_value, new_value]
     return taken
+
+
+def taken_when_new(plan: PullPlan) -> tuple[tuple[str, str], ...]:
+    """R5 for a contact just created from a record (R4c: no value, no stamp, no mirror to
+    compare with): the (Conversion field, Salesforce field) pairs of `plan` that take the
+    record's value whenever it is not empty. Asked of the rule itself (`_take`), so the
+    set-based create of new records (store/first_load.py) cannot drift from it."""
+    probe = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    return tuple((name, sf_field) for name, sf_field, preference in plan
+                 if _take(preference, "value", _UNSEEN, None, probe, None))

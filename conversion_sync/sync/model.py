@@ -88,6 +88,9 @@ class SyncEvent:
     salesforce_id: str | None = None
     changes: dict[str, list[Any]] | None = None
     detail: str | None = None
+    # (SystemModstamp, Id) of the record that caused it: the store numbers a batch's events in
+    # the order of their records (R4e) when some of the batch is written set-based.
+    order: tuple[dt.datetime, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -27,6 +27,11 @@ from conversion_sync.sync.model import (
 from conversion_sync.sync.records import PulledRecord
 from conversion_sync.sync.working_set import WorkingSet
 
+# How the audit trail says where a contact came from and which company it joined (R9); the
+# set-based create of new records (store/first_load.py) writes the same words.
+CREATED_FROM = "created from"
+ACCOUNT = "Account"
+
 
 @dataclass(frozen=True)
 class CompanyRef:
@@ -81,7 +86,10 @@ class ContactApplier:
                 self.result.failed[record.salesforce_id] = problem
                 self.result.counts["failed"] += 1
                 continue
+            first_event = len(self.result.events)
             self._apply_one(record)
+            for event in self.result.events[first_event:]:
+                event.order = record.order_key
             self.result.applied.append(record.salesforce_id)
         return self.result
 
@@ -155,7 +163,7 @@ class ContactApplier:
         self.working.add(contact)
         self._set_link(contact, record.salesforce_id, record.sobject)
         created = SyncEvent("contact_created", "R4c", contact_key=contact.key, salesforce_id=record.salesforce_id,
-                            detail=f"created from {record.sobject} {record.salesforce_id}")
+                            detail=f"{CREATED_FROM} {record.sobject} {record.salesforce_id}")
         self.result.events.append(created)
         self._creation_events[contact.key] = created
         self.result.counts["created"] += 1
@@ -213,7 +221,8 @@ class ContactApplier:
         self.result.events.append(SyncEvent(
             kind, rule, contact_key=contact.key, company_key=contact.company_id,
             salesforce_id=record.salesforce_id, changes=changes,
-            detail=(f"Account {record.account_id or record.converted_account_id}" if target else "AccountId cleared")))
+            detail=(f"{ACCOUNT} {record.account_id or record.converted_account_id}" if target
+                    else "AccountId cleared")))
         self.result.counts["moved_company"] += 1
 
     # -- conversion, merge, delete ------------------------------------------------------------

@@ -101,14 +101,19 @@ class PulledRecord:
         or None. A delete or a Lead's conversion is applied whatever the values say (R7, R8)."""
         if self.is_deleted or self.is_converted:
             return None
-        if self.problem:
-            return self.problem
-        for name, value in self.fields.items():
-            if isinstance(value, str):
-                problem = pulled_value_problem(name, value)
-                if problem:
-                    return problem
-        return None
+        return self.problem or first_value_problem(self.fields)
+
+
+def first_value_problem(fields: Mapping[str, Any]) -> str | None:
+    """The first of `fields` whose value cannot be applied (H2), as a sentence, or None: the
+    one check of pulled values, made when a record is parsed (its `problem`, kept in the mirror)
+    and again before it is applied."""
+    for name, value in fields.items():
+        if isinstance(value, str):
+            problem = pulled_value_problem(name, value)
+            if problem:
+                return problem
+    return None
 
 
 def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
@@ -120,6 +125,10 @@ def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
         if value is not None and unstorable_problem(value):
             problem = problem or pulled_value_problem(name, value)
             fields[name] = storable(value)
+    # Every reason the values cannot be applied, not only the unstorable ones: the mirror keeps
+    # it (`value_problem`), so the set-based create of new records (store/first_load.py) can
+    # tell an appliable record from its row alone.
+    problem = problem or first_value_problem(fields)
     return PulledRecord(
         sobject=sobject,
         salesforce_id=to_18(raw["Id"]),

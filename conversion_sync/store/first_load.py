@@ -1,0 +1,163 @@
+"""New records that only create a contact, written set-based (issue 10).
+
+Most records of a first sync (and many of any cycle) are new to Conversion and touch nothing
+else: no contact has their email or is linked to them, no other record of the mirror shares
+their email or names them (a conversion's Contact, a merge's survivor). Applying such a record
+is R4c and nothing more: a new contact linked to it, holding its values (R5 for a new contact,
+`sync.fields.taken_when_new`), in its Account's company for a Contact (R6), with its creation and
+company events (R9). `independent` finds them among a batch; `create` writes them with a few
+INSERT ... SELECT statements straight from the mirror, with the contact and event ids the
+ordered walk would have given them (service/apply.py numbers the whole batch in record order,
+R4e), so none of their values goes through Python. Only rows staged with every value checked
+(`values_checked`, H2) qualify.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, bindparam, text
+
+from conversion_sync.store.bulk import insert_rows
+from conversion_sync.store.schema import UTCDateTime
+from conversion_sync.sync.fields import CONTACT_FIELDS
+from conversion_sync.sync.pull import ACCOUNT, CREATED_FROM
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+# The records of one `create`, with the ids given to their contacts and events.
+_temp = MetaData()
+created_records = Table(
+    "first_load_records", _temp,
+    Column("salesforce_id", String(18), primary_key=True),
+    Column("contact_id", BigInteger, nullable=False),
+    Column("created_event_id", BigInteger, nullable=False),
+    Column("moved_event_id", BigInteger),
+    Column("company_id", BigInteger),
+    Column("company_name", Text),
+    prefixes=["TEMPORARY"],
+)
+
+
+def eligible(taken: Sequence[tuple[str, str]]) -> bool:
+    """Whether `create` can write these (Conversion field, Salesforce field) pairs: standard
+    contact fields only (custom ones live in contact_attributes), the email from the record's
+    own Email (the mirror's email_key is its key), names fit for a JSON path."""
+    return all(name in CONTACT_FIELDS and _NAME.match(sf_field) and (name != "email" or sf_field == "Email")
+               for name, sf_field in taken)
+
+
+def independent(conn: Connection, sobjects: Sequence[str], *, first: tuple[dt.datetime, str],
+                last: tuple[dt.datetime, str]) -> set[str]:
+    """The ids of the pending records of `sobjects` from `first` to `last` in apply order whose
+    application only creates a contact (see the module's text)."""
+    pg = conn.dialect.name == "postgresql"
+    true, false = ("true", "false") if pg else ("1", "0")
+    names = ", ".join(f":s{i}" for i in range(len(sobjects)))
+    # SQLite, without statistics, is kept on the index of pending records in apply order (as
+    # staging.pending_page does) by a unary plus on the object.
+    sobject = "sr.sobject" if pg else "+sr.sobject"
+    query = text(f"""
+        SELECT sr.salesforce_id FROM salesforce_records sr
+        WHERE sr.pending IS {true} AND {sobject} IN ({names})
+          AND (sr.system_modstamp, sr.salesforce_id) >= (:first_stamp, :first_id)
+          AND (sr.system_modstamp, sr.salesforce_id) <= (:last_stamp, :last_id)
+          AND sr.values_checked = {true} AND sr.value_problem IS NULL AND sr.applied_fields IS NULL
+          AND sr.attempts = 0 AND sr.is_deleted = {false} AND sr.is_converted = {false}
+          AND sr.master_record_id IS NULL AND sr.email_key IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM salesforce_records o
+                          WHERE o.email_key = sr.email_key AND o.salesforce_id <> sr.salesforce_id)
+          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = sr.email_key)
+          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.salesforce_id = sr.salesforce_id)
+          AND NOT EXISTS (SELECT 1 FROM salesforce_records o WHERE o.converted_contact_id = sr.salesforce_id)
+          AND NOT EXISTS (SELECT 1 FROM salesforce_records o WHERE o.master_record_id = sr.salesforce_id)
+        """).bindparams(bindparam("first_stamp", first[0], type_=UTCDateTime()),
+                        bindparam("last_stamp", last[0], type_=UTCDateTime()))
+    params = {"first_id": first[1], "last_id": last[1], **{f"s{i}": name for i, name in enumerate(sobjects)}}
+    return set(conn.execute(query, params).scalars())
+
+
+def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], rows: Iterable[dict], *,
+           now: dt.datetime, run_id: str | None) -> None:
+    """Write the contacts and events of independent `sobject` records and mark them applied.
+    Each row: `salesforce_id`, the `contact_id`, `created_event_id` and `moved_event_id` (None
+    without a company) to give, and for a Contact its Account's `company_id` and `company_name`."""
+    rows = list(rows)
+    if not rows:
+        return
+    pg = conn.dialect.name == "postgresql"
+    created_records.drop(conn, checkfirst=True)
+    created_records.create(conn)
+    insert_rows(conn, created_records, rows)     # COPY on PostgreSQL
+    params: dict = {"run_id": run_id, "created_from": CREATED_FROM, "account": ACCOUNT}
+    values: dict[str, str] = {}
+    for i, (name, sf_field) in enumerate(taken):
+        params[f"f{i}"] = sf_field if pg else f'$."{sf_field}"'
+        values[name] = f"(sr.fields ->> :f{i})" if pg else f"json_extract(sr.fields, :f{i})"
+    join = f"FROM {created_records.name} f JOIN salesforce_records sr ON sr.salesforce_id = f.salesforce_id"
+
+    def run(sql: str) -> None:
+        used = {key: value for key, value in params.items() if re.search(rf":{key}\b", sql)}
+        statement = text(sql)
+        if ":now" in sql:
+            statement = statement.bindparams(bindparam("now", now, type_=UTCDateTime()))
+        conn.execute(statement, used)
+
+    # The contact: each taken field stamped with the record's LastModifiedDate (R5); a Contact
+    # in its Account's company, which gives it the company's name (R6, ContactApplier._move).
+    columns, selected = ["id"], ["f.contact_id"]
+    for name in CONTACT_FIELDS:
+        value = values.get(name, "NULL")
+        if name == "company_name":
+            value = f"CASE WHEN f.company_name IS NOT NULL AND f.company_name <> '' THEN f.company_name ELSE {value} END"
+        columns += [name, f"{name}_updated_at"]
+        selected += [value, f"CASE WHEN {value} IS NOT NULL THEN sr.last_modified_date END"]
+    columns += ["email_key", "company_id", "company_id_updated_at", "salesforce_id", "salesforce_object",
+                "salesforce_sync", "origin", "push_attempts", "created_at", "updated_at"]
+    selected += [f"CASE WHEN {values.get('email', 'NULL')} IS NOT NULL THEN sr.email_key END", "f.company_id",
+                 "CASE WHEN f.company_id IS NOT NULL THEN sr.last_modified_date END", "sr.salesforce_id",
+                 "sr.sobject", "'immediate'", "'salesforce'", "0", ":now", ":now"]
+    run(f"INSERT INTO contacts ({', '.join(columns)}) SELECT {', '.join(selected)} {join}")
+
+    # The events: its creation with the values taken, then (a Contact in a company) the move.
+    pairs = list(values.items())
+    params.update({f"k{i}": name for i, (name, _) in enumerate(pairs)})
+    creation = _changes(pg, [(f"k{i}", _pair(pg, "NULL", value), value) for i, (_, value) in enumerate(pairs)])
+    old_name = values.get("company_name", "NULL")
+    params.update(k_company_id="company_id", k_company_name="company_name")
+    renamed = (f"f.company_name IS NOT NULL AND f.company_name <> '' "
+               f"AND ({old_name} IS NULL OR {old_name} <> f.company_name)")
+    moved = _changes(pg, [("k_company_id", _pair(pg, "NULL", "f.company_id"), "f.company_id"),
+                          ("k_company_name", _pair(pg, old_name, "f.company_name"), f"CASE WHEN {renamed} THEN 1 END")])
+    event = "INSERT INTO sync_events (id, contact_id, company_id, kind, rule, salesforce_id, changes, detail, run_id, created_at)"
+    run(f"""{event} SELECT f.created_event_id, f.contact_id, NULL, 'contact_created', 'R4c', sr.salesforce_id,
+                   {creation}, :created_from || ' ' || sr.sobject || ' ' || sr.salesforce_id, :run_id, :now {join}""")
+    run(f"""{event} SELECT f.moved_event_id, f.contact_id, f.company_id, 'company_moved', 'R6', sr.salesforce_id,
+                   {moved}, :account || ' ' || sr.account_id, :run_id, :now {join}
+            WHERE f.moved_event_id IS NOT NULL""")
+
+    # Applied: what the record says is what was applied (as staging.mark_applied does).
+    run(f"""UPDATE salesforce_records SET applied_modstamp = system_modstamp, applied_fields = fields,
+                   pending = {"false" if pg else "0"}, attempts = 0, last_error = NULL, next_attempt_at = NULL
+            WHERE salesforce_id IN (SELECT salesforce_id FROM {created_records.name})""")
+    created_records.drop(conn)
+
+
+def _pair(pg: bool, old: str, new: str) -> str:
+    """The JSON [old, new] of one change."""
+    return f"jsonb_build_array({old}, {new})" if pg else f"json_array({old}, {new})"
+
+
+def _changes(pg: bool, members: list[tuple[str, str, str]]) -> str:
+    """An event's `changes` as the walk writes them: {key: [old, new]} for each member whose
+    condition is not null, NULL when there is none. Members: (key's parameter, pair, condition)."""
+    if not members:
+        return "NULL"
+    if pg:
+        built = ", ".join(f"CAST(:{key} AS text), CASE WHEN {condition} IS NOT NULL THEN {pair} END"
+                          for key, pair, condition in members)
+        return f"NULLIF(jsonb_strip_nulls(jsonb_build_object({built})), '{{}}'::jsonb)"
+    built = ", ".join(f":{key}, CASE WHEN {condition} IS NOT NULL THEN {pair} END" for key, pair, condition in members)
+    return f"NULLIF(json_patch('{{}}', json_object({built})), '{{}}')"
