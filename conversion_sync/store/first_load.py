@@ -93,10 +93,18 @@ def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], row
     insert_rows(conn, created_records, rows)     # COPY on PostgreSQL
     params: dict = {"run_id": run_id, "created_from": CREATED_FROM, "account": ACCOUNT}
     values: dict[str, str] = {}
+    extracted = []
     for i, (name, sf_field) in enumerate(taken):
         params[f"f{i}"] = sf_field if pg else f'$."{sf_field}"'
-        values[name] = f"(sr.fields ->> :f{i})" if pg else f"json_extract(sr.fields, :f{i})"
-    join = f"FROM {created_records.name} f JOIN salesforce_records sr ON sr.salesforce_id = f.salesforce_id"
+        extracted.append((f"(s.fields ->> :f{i})" if pg else f"json_extract(s.fields, :f{i})") + f" AS v{i}")
+        values[name] = f"sr.v{i}"
+    # Each value is read out of the record's JSON once (the subquery is kept from being
+    # inlined, which would read it again for every use), then used by the statements below.
+    fence = "OFFSET 0" if pg else "LIMIT -1"
+    temp = created_records.name
+    join = (f"FROM {temp} f JOIN (SELECT s.salesforce_id, s.sobject, s.last_modified_date, s.email_key, s.account_id"
+            f"{''.join(', ' + e for e in extracted)} FROM salesforce_records s JOIN {temp} t "
+            f"ON t.salesforce_id = s.salesforce_id {fence}) sr ON sr.salesforce_id = f.salesforce_id")
 
     def run(sql: str) -> None:
         used = {key: value for key, value in params.items() if re.search(rf":{key}\b", sql)}
