@@ -20,14 +20,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import contacts as contact_store
 from conversion_sync.store import first_load, staging
-from conversion_sync.store.bulk import reserve_ids
 from conversion_sync.store.describe import read_only_fields
-from conversion_sync.store.schema import contacts as contacts_table
-from conversion_sync.store.schema import sync_events as events_table
 from conversion_sync.sync.companies import CompanyApplier
 from conversion_sync.sync.fields import pull_plan, taken_when_new
-from conversion_sync.sync.pull import CompanyRef, ContactApplier
+from conversion_sync.sync.pull import CompanyRef, ContactApplier, only_creates
 from conversion_sync.sync.records import PulledRecord
+from conversion_sync.sync.working_set import WorkingSet
 
 log = logging.getLogger(__name__)
 
@@ -137,18 +135,9 @@ def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Co
 
 
 def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Counter:
-    creatable = _creatable(conn, settings, {r.sobject for r in batch})
-    independent: set[str] = set()
-    if creatable and batch:
-        independent = first_load.independent(conn, sorted(creatable), first=batch[0].order_key,
-                                             last=batch[-1].order_key)
-    if not independent:
-        return _walk_people(conn, batch, settings, run_id, now)
-    # R4c set-based: the records that only create a contact are written from the mirror in a
-    # few statements (store/first_load.py); the walk takes the rest, in order (R4e).
-    walk = [r for r in batch if r.salesforce_id not in independent]
-    created = [r for r in batch if r.salesforce_id in independent]
-    return _walk_people(conn, walk, settings, run_id, now, created=created, creatable=creatable)
+    """R4c set-based: the records of the batch that only create a contact are written from the
+    mirror in a few statements (store/first_load.py); the walk takes the rest, in order (R4e)."""
+    return _walk_people(conn, batch, settings, run_id, now, set_based=True)
 
 
 def _creatable(conn, settings: SyncSettings, sobjects) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -162,9 +151,9 @@ def _creatable(conn, settings: SyncSettings, sobjects) -> dict[str, tuple[tuple[
     return found
 
 
-def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, created=(), creatable=None) -> Counter:
-    """The ordered walk (ContactApplier) over `batch`, and the set-based create of `created`
-    (the batch's independent records), numbered together in record order (R4e)."""
+def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based: bool = False) -> Counter:
+    """The ordered walk (ContactApplier) over `batch`; with `set_based`, the records that only
+    create a contact are created set-based instead, numbered with the walk's in record order."""
     contact_ids = [r.salesforce_id for r in batch if r.sobject == "Contact"]
     conversions = staging.conversions_into(conn, contact_ids)
     linked_ids = {r.salesforce_id for r in batch}
@@ -177,7 +166,6 @@ def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, created=()
                                      - {r.salesforce_id for r in batch})
     accounts = {r.account_id for r in [*batch, *targets.values()] if r.account_id and not r.is_deleted}
     accounts |= {r.converted_account_id for r in batch if r.converted_account_id}
-    accounts |= {r.account_id for r in created if r.sobject == "Contact" and r.account_id}
     companies = {account: CompanyRef(company_id, name) for account, (company_id, name) in
                  contact_store.companies_for_accounts(conn, accounts).items()}
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
@@ -189,6 +177,17 @@ def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, created=()
     created_dates = {sf_id: in_hand[sf_id].created_date
                      for sf_id in {r.converted_contact_id for r in batch if r.is_converted and r.converted_contact_id}
                      if sf_id in in_hand and in_hand[sf_id].created_date is not None}
+    creatable = _creatable(conn, settings, {r.sobject for r in batch}) if set_based else {}
+    created: list[PulledRecord] = []
+    if creatable:
+        maybe = [r for r in batch if r.sobject in creatable and r.email_key is not None and r.mirror is None]
+        working = WorkingSet(contacts)
+        shared = staging.shared_email_keys(conn, [r.email_key for r in maybe])
+        named = staging.named_by_others(conn, [r.salesforce_id for r in maybe]) | set(conversions)
+        created = [r for r in maybe if only_creates(r, working, shared_email_keys=shared, named_by_others=named)]
+        if created:
+            chosen = {r.salesforce_id for r in created}
+            batch = [r for r in batch if r.salesforce_id not in chosen]
     result = ContactApplier(settings.contact_fields, now, read_only_fields(conn)).apply(
         batch, contacts, conversions=conversions, companies=companies, contact_created=created_dates,
         link_targets=targets)
@@ -237,7 +236,7 @@ def _number(conn, result, created: list[PulledRecord], companies: dict[str, Comp
             event_slots.append(((record.order_key, 1), (record, "moved_event_id")))
     event_slots.sort(key=lambda slot: slot[0])
     rows: dict[str, dict] = {}
-    for (_, item), new_id in zip(contact_slots, reserve_ids(conn, contacts_table, len(contact_slots)), strict=True):
+    for (_, item), new_id in zip(contact_slots, first_load.reserve_contact_ids(conn, len(contact_slots)), strict=True):
         if isinstance(item, PulledRecord):
             company = companies_of[item.salesforce_id]
             rows[item.salesforce_id] = {"salesforce_id": item.salesforce_id, "contact_id": new_id,
@@ -248,7 +247,7 @@ def _number(conn, result, created: list[PulledRecord], companies: dict[str, Comp
         else:
             numbering.new_ids[item.key] = new_id
     numbering.event_ids = [0] * len(result.events)
-    for (_, item), new_id in zip(event_slots, reserve_ids(conn, events_table, len(event_slots)), strict=True):
+    for (_, item), new_id in zip(event_slots, first_load.reserve_event_ids(conn, len(event_slots)), strict=True):
         if isinstance(item, int):
             numbering.event_ids[item] = new_id
         else:

@@ -5,8 +5,8 @@ else: no contact has their email or is linked to them, no other record of the mi
 their email or names them (a conversion's Contact, a merge's survivor). Applying such a record
 is R4c and nothing more: a new contact linked to it, holding its values (R5 for a new contact,
 `sync.fields.taken_when_new`), in its Account's company for a Contact (R6), with its creation and
-company events (R9). `independent` finds them among a batch; `create` writes them with a few
-INSERT ... SELECT statements straight from the mirror, with the contact and event ids the
+company events (R9). `sync.pull.only_creates` tells them apart in a batch; `create` writes them
+with a few INSERT ... SELECT statements straight from the mirror, with the contact and event ids the
 ordered walk would have given them (service/apply.py numbers the whole batch in record order,
 R4e), so none of their values goes through Python. Only rows staged with every value checked
 (`values_checked`, H2) qualify.
@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, bindparam, text
 
-from conversion_sync.store.bulk import insert_rows
-from conversion_sync.store.schema import UTCDateTime
+from conversion_sync.store.bulk import insert_rows, reserve_ids
+from conversion_sync.store.schema import UTCDateTime, contacts, sync_events
 from conversion_sync.sync.fields import CONTACT_FIELDS
 from conversion_sync.sync.pull import ACCOUNT, CREATED_FROM
 
@@ -41,42 +41,22 @@ created_records = Table(
 )
 
 
+def reserve_contact_ids(conn: Connection, count: int) -> list[int]:
+    """Ids for `count` new contacts, in order (`bulk.reserve_ids`)."""
+    return reserve_ids(conn, contacts, count)
+
+
+def reserve_event_ids(conn: Connection, count: int) -> list[int]:
+    """Ids for `count` new events, in order (`bulk.reserve_ids`)."""
+    return reserve_ids(conn, sync_events, count)
+
+
 def eligible(taken: Sequence[tuple[str, str]]) -> bool:
     """Whether `create` can write these (Conversion field, Salesforce field) pairs: standard
     contact fields only (custom ones live in contact_attributes), the email from the record's
     own Email (the mirror's email_key is its key), names fit for a JSON path."""
     return all(name in CONTACT_FIELDS and _NAME.match(sf_field) and (name != "email" or sf_field == "Email")
                for name, sf_field in taken)
-
-
-def independent(conn: Connection, sobjects: Sequence[str], *, first: tuple[dt.datetime, str],
-                last: tuple[dt.datetime, str]) -> set[str]:
-    """The ids of the pending records of `sobjects` from `first` to `last` in apply order whose
-    application only creates a contact (see the module's text)."""
-    pg = conn.dialect.name == "postgresql"
-    true, false = ("true", "false") if pg else ("1", "0")
-    names = ", ".join(f":s{i}" for i in range(len(sobjects)))
-    # SQLite, without statistics, is kept on the index of pending records in apply order (as
-    # staging.pending_page does) by a unary plus on the object.
-    sobject = "sr.sobject" if pg else "+sr.sobject"
-    query = text(f"""
-        SELECT sr.salesforce_id FROM salesforce_records sr
-        WHERE sr.pending IS {true} AND {sobject} IN ({names})
-          AND (sr.system_modstamp, sr.salesforce_id) >= (:first_stamp, :first_id)
-          AND (sr.system_modstamp, sr.salesforce_id) <= (:last_stamp, :last_id)
-          AND sr.values_checked = {true} AND sr.value_problem IS NULL AND sr.applied_fields IS NULL
-          AND sr.attempts = 0 AND sr.is_deleted = {false} AND sr.is_converted = {false}
-          AND sr.master_record_id IS NULL AND sr.email_key IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM salesforce_records o
-                          WHERE o.email_key = sr.email_key AND o.salesforce_id <> sr.salesforce_id)
-          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = sr.email_key)
-          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.salesforce_id = sr.salesforce_id)
-          AND NOT EXISTS (SELECT 1 FROM salesforce_records o WHERE o.converted_contact_id = sr.salesforce_id)
-          AND NOT EXISTS (SELECT 1 FROM salesforce_records o WHERE o.master_record_id = sr.salesforce_id)
-        """).bindparams(bindparam("first_stamp", first[0], type_=UTCDateTime()),
-                        bindparam("last_stamp", last[0], type_=UTCDateTime()))
-    params = {"first_id": first[1], "last_id": last[1], **{f"s{i}": name for i, name in enumerate(sobjects)}}
-    return set(conn.execute(query, params).scalars())
 
 
 def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], rows: Iterable[dict], *,

@@ -118,7 +118,8 @@ def _to_record(row) -> PulledRecord:
         master_record_id=row.master_record_id, account_id=row.account_id, is_converted=row.is_converted,
         converted_contact_id=row.converted_contact_id, converted_account_id=row.converted_account_id,
         created_date=row.created_date, fields=dict(row.fields or {}),
-        mirror=dict(row.applied_fields) if row.applied_fields is not None else None, problem=row.value_problem)
+        mirror=dict(row.applied_fields) if row.applied_fields is not None else None, problem=row.value_problem,
+        values_checked=bool(row.values_checked))
 
 
 # What a record of the mirror becomes when read back to apply (PulledRecord), and nothing else:
@@ -126,7 +127,7 @@ def _to_record(row) -> PulledRecord:
 _RECORD_COLUMNS = (sr.c.sobject, sr.c.salesforce_id, sr.c.system_modstamp, sr.c.last_modified_date,
                    sr.c.is_deleted, sr.c.master_record_id, sr.c.account_id, sr.c.is_converted,
                    sr.c.converted_contact_id, sr.c.converted_account_id, sr.c.created_date, sr.c.fields,
-                   sr.c.applied_fields, sr.c.value_problem)
+                   sr.c.applied_fields, sr.c.value_problem, sr.c.values_checked)
 
 
 def pending_page(sobjects: Sequence[str], *, now: dt.datetime, after: tuple[dt.datetime, str] | None,
@@ -230,6 +231,26 @@ def pending_count(conn: Connection) -> dict[str, int]:
     return dict(conn.execute(select(sr.c.sobject, func.count()).where(sr.c.pending.is_(True))
                              .group_by(sr.c.sobject)).all())
 
+
+
+def shared_email_keys(conn: Connection, email_keys: Iterable[str]) -> set[str]:
+    """Which of these email keys more than one record of the mirror holds."""
+    found: set[str] = set()
+    for chunk in chunked(sorted(set(email_keys))):
+        found.update(conn.execute(select(sr.c.email_key).where(sr.c.email_key.in_(chunk))
+                                  .group_by(sr.c.email_key).having(func.count() > 1)).scalars())
+    return found
+
+
+def named_by_others(conn: Connection, ids: Iterable[str]) -> set[str]:
+    """Which of these records another record of the mirror names: as the survivor it was merged
+    into (MasterRecordId, R8) or as the Contact it converted into (ConvertedContactId, R7)."""
+    found: set[str] = set()
+    for chunk in chunked(sorted(set(ids))):
+        found.update(conn.execute(select(sr.c.master_record_id).where(sr.c.master_record_id.in_(chunk))).scalars())
+        found.update(conn.execute(select(sr.c.converted_contact_id)
+                                  .where(sr.c.converted_contact_id.in_(chunk))).scalars())
+    return found
 
 
 def lead_email_keys(conn: Connection, email_keys: Iterable[str]) -> set[str]:

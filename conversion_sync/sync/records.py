@@ -86,6 +86,9 @@ class PulledRecord:
     # A value as pulled that the database cannot hold (replaced by U+FFFD in `fields`): the
     # record is kept pending with this error until Salesforce sends a good value (H2).
     problem: str | None = None
+    # True when `problem` holds every reason the values cannot be applied (parsed by this
+    # version, or read from a mirror row it staged: `values_checked`).
+    values_checked: bool = False
 
     @property
     def email_key(self) -> str | None:
@@ -144,4 +147,5 @@ def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
         created_date=parse_datetime(raw.get("CreatedDate")),
         fields=fields,
         problem=problem,
+        values_checked=True,
     )
