@@ -25,7 +25,6 @@ from conversion_sync.sync.companies import CompanyApplier
 from conversion_sync.sync.fields import pull_plan, taken_when_new
 from conversion_sync.sync.pull import CompanyRef, ContactApplier, only_creates
 from conversion_sync.sync.records import PulledRecord
-from conversion_sync.sync.working_set import WorkingSet
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +153,17 @@ def _creatable(conn, settings: SyncSettings, sobjects) -> dict[str, tuple[tuple[
 def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based: bool = False) -> Counter:
     """The ordered walk (ContactApplier) over `batch`; with `set_based`, the records that only
     create a contact are created set-based instead, numbered with the walk's in record order."""
+    creatable = _creatable(conn, settings, {r.sobject for r in batch}) if set_based else {}
+    created: list[PulledRecord] = []
+    if creatable:
+        maybe = [r for r in batch if r.sobject in creatable and r.email_key is not None and r.mirror is None]
+        facts = first_load.neighbours(conn, [r.salesforce_id for r in maybe])
+        created = [r for r in maybe if r.salesforce_id in facts
+                   and only_creates(r, **dict(zip(("email_shared", "email_held", "linked", "named"),
+                                                  facts[r.salesforce_id], strict=True)))]
+        if created:
+            chosen = {r.salesforce_id for r in created}
+            batch = [r for r in batch if r.salesforce_id not in chosen]
     contact_ids = [r.salesforce_id for r in batch if r.sobject == "Contact"]
     conversions = staging.conversions_into(conn, contact_ids)
     linked_ids = {r.salesforce_id for r in batch}
@@ -166,6 +176,7 @@ def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based:
                                      - {r.salesforce_id for r in batch})
     accounts = {r.account_id for r in [*batch, *targets.values()] if r.account_id and not r.is_deleted}
     accounts |= {r.converted_account_id for r in batch if r.converted_account_id}
+    accounts |= {r.account_id for r in created if r.sobject == "Contact" and r.account_id}
     companies = {account: CompanyRef(company_id, name) for account, (company_id, name) in
                  contact_store.companies_for_accounts(conn, accounts).items()}
     contacts = contact_store.load_contacts(conn, salesforce_ids=linked_ids,
@@ -177,17 +188,6 @@ def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based:
     created_dates = {sf_id: in_hand[sf_id].created_date
                      for sf_id in {r.converted_contact_id for r in batch if r.is_converted and r.converted_contact_id}
                      if sf_id in in_hand and in_hand[sf_id].created_date is not None}
-    creatable = _creatable(conn, settings, {r.sobject for r in batch}) if set_based else {}
-    created: list[PulledRecord] = []
-    if creatable:
-        maybe = [r for r in batch if r.sobject in creatable and r.email_key is not None and r.mirror is None]
-        working = WorkingSet(contacts)
-        shared = staging.shared_email_keys(conn, [r.email_key for r in maybe])
-        named = staging.named_by_others(conn, [r.salesforce_id for r in maybe]) | set(conversions)
-        created = [r for r in maybe if only_creates(r, working, shared_email_keys=shared, named_by_others=named)]
-        if created:
-            chosen = {r.salesforce_id for r in created}
-            batch = [r for r in batch if r.salesforce_id not in chosen]
     result = ContactApplier(settings.contact_fields, now, read_only_fields(conn)).apply(
         batch, contacts, conversions=conversions, companies=companies, contact_created=created_dates,
         link_targets=targets)

@@ -59,6 +59,28 @@ def eligible(taken: Sequence[tuple[str, str]]) -> bool:
                for name, sf_field in taken)
 
 
+def neighbours(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[bool, bool, bool, bool]]:
+    """For each of these mirror records with an email key: (another record of the mirror has
+    its email key, a contact holds it, a contact is linked to the record, another record names
+    it as its merge survivor or converted Contact), what `sync.pull.only_creates` asks. Each
+    is an index probe per record (in the select list, so no plan scans a whole table)."""
+    found: dict[str, tuple[bool, bool, bool, bool]] = {}
+    query = text("""
+        SELECT sr.salesforce_id,
+               EXISTS (SELECT 1 FROM salesforce_records o
+                       WHERE o.email_key = sr.email_key AND o.salesforce_id <> sr.salesforce_id),
+               EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = sr.email_key),
+               EXISTS (SELECT 1 FROM contacts c WHERE c.salesforce_id = sr.salesforce_id),
+               EXISTS (SELECT 1 FROM salesforce_records o WHERE o.master_record_id = sr.salesforce_id)
+               OR EXISTS (SELECT 1 FROM salesforce_records o WHERE o.converted_contact_id = sr.salesforce_id)
+        FROM salesforce_records sr WHERE sr.email_key IS NOT NULL AND sr.salesforce_id IN :ids
+        """).bindparams(bindparam("ids", expanding=True))
+    for start in range(0, len(ids), 900):
+        for sf_id, *flags in conn.execute(query, {"ids": list(ids[start:start + 900])}):
+            found[sf_id] = tuple(bool(flag) for flag in flags)   # type: ignore[assignment]
+    return found
+
+
 def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], rows: Iterable[dict], *,
            now: dt.datetime, run_id: str | None) -> None:
     """Write the contacts and events of independent `sobject` records and mark them applied.

@@ -233,26 +233,6 @@ def pending_count(conn: Connection) -> dict[str, int]:
 
 
 
-def shared_email_keys(conn: Connection, email_keys: Iterable[str]) -> set[str]:
-    """Which of these email keys more than one record of the mirror holds."""
-    found: set[str] = set()
-    for chunk in chunked(sorted(set(email_keys))):
-        found.update(conn.execute(select(sr.c.email_key).where(sr.c.email_key.in_(chunk))
-                                  .group_by(sr.c.email_key).having(func.count() > 1)).scalars())
-    return found
-
-
-def named_by_others(conn: Connection, ids: Iterable[str]) -> set[str]:
-    """Which of these records another record of the mirror names: as the survivor it was merged
-    into (MasterRecordId, R8) or as the Contact it converted into (ConvertedContactId, R7)."""
-    found: set[str] = set()
-    for chunk in chunked(sorted(set(ids))):
-        found.update(conn.execute(select(sr.c.master_record_id).where(sr.c.master_record_id.in_(chunk))).scalars())
-        found.update(conn.execute(select(sr.c.converted_contact_id)
-                                  .where(sr.c.converted_contact_id.in_(chunk))).scalars())
-    return found
-
-
 def lead_email_keys(conn: Connection, email_keys: Iterable[str]) -> set[str]:
     """Which of these email keys a Lead in the mirror holds."""
     found: set[str] = set()

@@ -33,19 +33,17 @@ CREATED_FROM = "created from"
 ACCOUNT = "Account"
 
 
-def only_creates(record: PulledRecord, working: WorkingSet, *, shared_email_keys: set[str],
-                 named_by_others: set[str]) -> bool:
+def only_creates(record: PulledRecord, *, email_shared: bool, email_held: bool, linked: bool, named: bool) -> bool:
     """Whether applying this Lead or Contact is R4c and nothing else, whatever the order it is
     applied in among the others (R4e): a record never applied, every value checked and good
-    (H2), not deleted, merged or converted, with an email that no contact of the working set
-    holds (R4b finds nothing) and no other record of the mirror shares, linked to no contact
-    (R4a), and named by no other record (a merge's survivor, a conversion's Contact: R7, R8).
-    Such records are created set-based (store/first_load.py)."""
-    key = record.email_key
-    return (key is not None and record.mirror is None and record.values_checked and record.problem is None
-            and not record.is_deleted and not record.is_converted and record.master_record_id is None
-            and key not in shared_email_keys and not working.by_email.keys(key)
-            and working.linked_to(record.salesforce_id) is None and record.salesforce_id not in named_by_others)
+    (H2), not deleted, merged or converted, with an email that no other record of the mirror
+    shares (`email_shared`) and no contact holds (`email_held`: R4b finds nothing), linked to
+    no contact (`linked`, R4a), and named by no other record (`named`: a merge's survivor, a
+    conversion's Contact, R7, R8). Such records are created set-based (store/first_load.py)."""
+    return (record.email_key is not None and record.mirror is None and record.values_checked
+            and record.problem is None and not record.is_deleted and not record.is_converted
+            and record.master_record_id is None
+            and not (email_shared or email_held or linked or named))
 
 
 @dataclass(frozen=True)
