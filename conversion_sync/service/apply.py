@@ -114,11 +114,14 @@ def _apply_isolating(engine, batch, settings, run_id, now, apply_batch) -> Count
         return counts
 
 
-def _finish(conn, batch: list[PulledRecord], result, settings: SyncSettings, now: dt.datetime) -> Counter:
-    staging.mark_applied(conn, result.applied)
+def _finish(conn, also_applied: list[str], result, settings: SyncSettings, now: dt.datetime) -> Counter:
+    """Mark the batch's records applied (the walk's and `also_applied`, created set-based) or
+    failed, and count them."""
+    applied = [*result.applied, *also_applied]
+    staging.mark_applied(conn, applied)
     staging.mark_failed(conn, result.failed, now=now, base_seconds=settings.push_retry_base_seconds)
     counts = Counter(result.counts)
-    counts["applied"] += len(result.applied)
+    counts["applied"] += len(applied)
     return counts
 
 
@@ -130,7 +133,7 @@ def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Co
     # R6: Contacts applied before their Account was seen get its new company now.
     staging.requeue_contacts_of(conn, [c.salesforce_account_id for c in result.companies.values()
                                        if c.is_new and c.salesforce_account_id])
-    return _finish(conn, batch, result, settings, now)
+    return _finish(conn, [], result, settings, now)
 
 
 def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Counter:
@@ -159,8 +162,7 @@ def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based:
         maybe = [r for r in batch if r.sobject in creatable and r.email_key is not None and r.mirror is None]
         facts = first_load.neighbours(conn, [r.salesforce_id for r in maybe])
         created = [r for r in maybe if r.salesforce_id in facts
-                   and only_creates(r, **dict(zip(("email_shared", "email_held", "linked", "named"),
-                                                  facts[r.salesforce_id], strict=True)))]
+                   and only_creates(r, **facts[r.salesforce_id]._asdict())]
         if created:
             chosen = {r.salesforce_id for r in created}
             batch = [r for r in batch if r.salesforce_id not in chosen]
@@ -191,17 +193,15 @@ def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based:
     result = ContactApplier(settings.contact_fields, now, read_only_fields(conn)).apply(
         batch, contacts, conversions=conversions, companies=companies, contact_created=created_dates,
         link_targets=targets)
-    if not created:
-        contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields)
-        return _finish(conn, batch, result, settings, now)
-    numbering = _number(conn, result, created, companies)
+    numbering = _number(conn, result, created, companies) if created else None
     contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields,
-                                        new_ids=numbering.new_ids, event_ids=numbering.event_ids)
-    for sobject, taken in (creatable or {}).items():
-        first_load.create(conn, sobject, taken, numbering.rows.get(sobject, []), now=now, run_id=run_id)
-    counts = _finish(conn, batch, result, settings, now)
-    counts.update(created=len(created), moved_company=numbering.moved, applied=len(created),
-                  created_set_based=len(created))
+                                        new_ids=numbering.new_ids if numbering else None,
+                                        event_ids=numbering.event_ids if numbering else None)
+    counts = _finish(conn, [r.salesforce_id for r in created], result, settings, now)
+    if numbering:
+        for sobject, taken in creatable.items():
+            first_load.create(conn, sobject, taken, numbering.rows.get(sobject, []), now=now, run_id=run_id)
+        counts.update(created=len(created), moved_company=numbering.moved, created_set_based=len(created))
     return counts
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, bindparam, text
 
 from conversion_sync.store.bulk import insert_rows, reserve_ids
 from conversion_sync.store.schema import UTCDateTime, contacts, sync_events
+from conversion_sync.store.staging import chunked
 from conversion_sync.sync.fields import CONTACT_FIELDS
 from conversion_sync.sync.pull import ACCOUNT, CREATED_FROM
 
@@ -59,12 +61,19 @@ def eligible(taken: Sequence[tuple[str, str]]) -> bool:
                for name, sf_field in taken)
 
 
-def neighbours(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[bool, bool, bool, bool]]:
-    """For each of these mirror records with an email key: (another record of the mirror has
-    its email key, a contact holds it, a contact is linked to the record, another record names
-    it as its merge survivor or converted Contact), what `sync.pull.only_creates` asks. Each
-    is an index probe per record (in the select list, so no plan scans a whole table)."""
-    found: dict[str, tuple[bool, bool, bool, bool]] = {}
+class Neighbours(NamedTuple):
+    """What `sync.pull.only_creates` asks of a record's neighbours in the store."""
+
+    email_shared: bool      # another record of the mirror has its email key
+    email_held: bool        # a contact holds that key
+    linked: bool            # a contact is linked to the record
+    named: bool             # another record names it as its merge survivor or converted Contact
+
+
+def neighbours(conn: Connection, ids: Sequence[str]) -> dict[str, Neighbours]:
+    """The `Neighbours` of each of these mirror records with an email key. Each fact is an
+    index probe per record (in the select list, so no plan scans a whole table)."""
+    found: dict[str, Neighbours] = {}
     query = text("""
         SELECT sr.salesforce_id,
                EXISTS (SELECT 1 FROM salesforce_records o
@@ -75,16 +84,16 @@ def neighbours(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[bool, bo
                OR EXISTS (SELECT 1 FROM salesforce_records o WHERE o.converted_contact_id = sr.salesforce_id)
         FROM salesforce_records sr WHERE sr.email_key IS NOT NULL AND sr.salesforce_id IN :ids
         """).bindparams(bindparam("ids", expanding=True))
-    for start in range(0, len(ids), 900):
-        for sf_id, *flags in conn.execute(query, {"ids": list(ids[start:start + 900])}):
-            found[sf_id] = tuple(bool(flag) for flag in flags)   # type: ignore[assignment]
+    for chunk in chunked(ids):
+        for sf_id, *flags in conn.execute(query, {"ids": list(chunk)}):
+            found[sf_id] = Neighbours(*(bool(flag) for flag in flags))
     return found
 
 
 def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], rows: Iterable[dict], *,
            now: dt.datetime, run_id: str | None) -> None:
-    """Write the contacts and events of independent `sobject` records and mark them applied.
-    Each row: `salesforce_id`, the `contact_id`, `created_event_id` and `moved_event_id` (None
+    """Write the contacts and events of independent `sobject` records (the caller marks them
+    applied with the rest of the batch, `staging.mark_applied`). Each row: `salesforce_id`, the `contact_id`, `created_event_id` and `moved_event_id` (None
     without a company) to give, and for a Contact its Account's `company_id` and `company_name`."""
     rows = list(rows)
     if not rows:
@@ -147,11 +156,6 @@ def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], row
     run(f"""{event} SELECT f.moved_event_id, f.contact_id, f.company_id, 'company_moved', 'R6', sr.salesforce_id,
                    {moved}, :account || ' ' || sr.account_id, :run_id, :now {join}
             WHERE f.moved_event_id IS NOT NULL""")
-
-    # Applied: what the record says is what was applied (as staging.mark_applied does).
-    run(f"""UPDATE salesforce_records SET applied_modstamp = system_modstamp, applied_fields = fields,
-                   pending = {"false" if pg else "0"}, attempts = 0, last_error = NULL, next_attempt_at = NULL
-            WHERE salesforce_id IN (SELECT salesforce_id FROM {created_records.name})""")
     created_records.drop(conn)
 
 
