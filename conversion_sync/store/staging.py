@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from conversion_sync.store.bulk import insert_rows, update_rows
 from conversion_sync.store.schema import salesforce_records as sr
-from conversion_sync.sync.records import PulledRecord
+from conversion_sync.sync.records import PulledRecord, first_value_problem
 
 IN_CHUNK = 900  # values per IN (...) list, well under SQLite's and PostgreSQL's bind limits
 
@@ -61,7 +61,10 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
         row = existing.get(sf_id)
         kept = (keep_fields or {}).get(record.sobject)
         if row is not None and kept and row.fields:
-            record.fields = {**{name: row.fields[name] for name in kept if name in row.fields}, **record.fields}
+            held = {name: row.fields[name] for name in kept if name in row.fields}
+            record.fields = {**held, **record.fields}
+            # The kept values are part of what is applied: their problems count too (H2).
+            record.problem = record.problem or first_value_problem(held)
         values = _row_values(record)
         if row is None:
             inserts.append({**values, "salesforce_id": sf_id, "pending": True, "attempts": 0,

@@ -104,6 +104,8 @@ class PulledRecord:
         or None. A delete or a Lead's conversion is applied whatever the values say (R7, R8)."""
         if self.is_deleted or self.is_converted:
             return None
+        if self.values_checked:         # `problem` already holds every reason (from_api)
+            return self.problem
         return self.problem or first_value_problem(self.fields)
 
 
