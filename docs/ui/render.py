@@ -80,7 +80,8 @@ def render(browser: str, url: str, path: Path, *, width: int = 1600, height: int
                     "--virtual-time-budget=40000", "--run-all-compositor-stages-before-draw",
                     f"--screenshot={path}", url], check=True, capture_output=True, timeout=180)
     shutil.rmtree(with_profile, ignore_errors=True)
-    print(f"{path.relative_to(ROOT)}  <-  {url}")
+    path = path.resolve()
+    print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  <-  {url}")
 
 
 def main() -> None:
