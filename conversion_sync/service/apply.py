@@ -56,8 +56,19 @@ def apply_people(engine: Engine, settings: SyncSettings, *, run_id: str | None, 
     sobjects = [name for name, enabled in (("Lead", settings.pull_leads), ("Contact", settings.pull_contacts))
                 if enabled]
     apply_batch = _apply_people_batch if set_based_creates else _walk_people
-    return _apply_all(engine, sobjects, settings, run_id=run_id, now=now, progress=progress,
-                      apply_batch=apply_batch, partition_of=partition_of)
+    with engine.begin() as conn:
+        # Once per step, the records alone in the mirror (the only ones a batch may create
+        # set-based); what a killed step left is emptied first.
+        if set_based_creates:
+            first_load.classify(conn, list(_creatable(conn, settings, sobjects)))
+        else:
+            first_load.forget(conn)
+    try:
+        return _apply_all(engine, sobjects, settings, run_id=run_id, now=now, progress=progress,
+                          apply_batch=apply_batch, partition_of=partition_of, light=set_based_creates)
+    finally:
+        with engine.begin() as conn:
+            first_load.forget(conn)
 
 
 def _by_partition(batch: list[PulledRecord], partition_of: PartitionOf | None):
@@ -79,13 +90,15 @@ def _by_partition(batch: list[PulledRecord], partition_of: PartitionOf | None):
         yield key, piece
 
 
-def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch, partition_of=None) -> ApplyCounts:
+def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch, partition_of=None,
+               light: bool = False) -> ApplyCounts:
     counts = ApplyCounts()
     if not sobjects:
         return counts
     # Each batch is read after the one before it is committed, and after what the progress
     # callback did between them (a push of waiting contacts writes the mirror, H3): no read ahead.
-    for batch in staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now):
+    for batch in staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now,
+                                         light=light):
         for key, piece in _by_partition(batch, partition_of):
             done = _apply_isolating(engine, piece, settings, run_id, now, apply_batch)
             counts.update(done)
@@ -159,13 +172,19 @@ def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based:
     creatable = _creatable(conn, settings, {r.sobject for r in batch}) if set_based else {}
     created: list[PulledRecord] = []
     if creatable:
-        maybe = [r for r in batch if r.sobject in creatable and r.email_key is not None and r.mirror is None]
-        facts = first_load.neighbours(conn, [r.salesforce_id for r in maybe])
+        # Only a record alone in the mirror (read without its values) may only create a contact.
+        maybe = [r for r in batch if r.sobject in creatable and not r.fields_read]
+        facts = first_load.conversion_facts(conn, [r.salesforce_id for r in maybe])
         created = [r for r in maybe if r.salesforce_id in facts
-                   and only_creates(r, **facts[r.salesforce_id]._asdict())]
+                   and only_creates(r, alone=True, **facts[r.salesforce_id]._asdict())]
         if created:
             chosen = {r.salesforce_id for r in created}
             batch = [r for r in batch if r.salesforce_id not in chosen]
+    unread = [r.salesforce_id for r in batch if not r.fields_read]
+    if unread:
+        # A lone record that does more than create a contact is walked with all it says.
+        full = staging.staged_records(conn, unread)
+        batch = [full[r.salesforce_id] if not r.fields_read else r for r in batch]
     contact_ids = [r.salesforce_id for r in batch if r.sobject == "Contact"]
     conversions = staging.conversions_into(conn, contact_ids)
     linked_ids = {r.salesforce_id for r in batch}

@@ -5,7 +5,8 @@ else: no contact has their email or is linked to them, no other record of the mi
 their email or names them (a conversion's Contact, a merge's survivor). Applying such a record
 is R4c and nothing more: a new contact linked to it, holding its values (R5 for a new contact,
 `sync.fields.taken_when_new`), in its Account's company for a Contact (R6), with its creation and
-company events (R9). `sync.pull.only_creates` tells them apart in a batch; `create` writes them
+company events (R9). `classify` finds, once per people step, the records alone in the mirror;
+`sync.pull.only_creates` tells which of a batch's create only a contact; `create` writes them
 with a few INSERT ... SELECT statements straight from the mirror, with the contact and event ids the
 ordered walk would have given them (service/apply.py numbers the whole batch in record order,
 R4e), so none of their values goes through Python. Only rows staged with every value checked
@@ -22,7 +23,7 @@ from typing import NamedTuple
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, bindparam, text
 
 from conversion_sync.store.bulk import insert_rows, reserve_ids
-from conversion_sync.store.schema import UTCDateTime, contacts, sync_events
+from conversion_sync.store.schema import UTCDateTime, contacts, lone_records, sync_events
 from conversion_sync.store.staging import chunked
 from conversion_sync.sync.fields import CONTACT_FIELDS
 from conversion_sync.sync.pull import ACCOUNT, CREATED_FROM
@@ -61,32 +62,55 @@ def eligible(taken: Sequence[tuple[str, str]]) -> bool:
                for name, sf_field in taken)
 
 
-class Neighbours(NamedTuple):
-    """What `sync.pull.only_creates` asks of a record's neighbours in the store."""
+def classify(conn: Connection, sobjects: Sequence[str]) -> int:
+    """Fill `lone_records` with the pending, never applied `sobjects` records that are alone in
+    the mirror (`sync.pull.only_creates`): an email key no other record has, and no other
+    record naming them as its merge survivor or converted Contact. It is asked once per step,
+    set-based, instead of once per batch: while the step runs (the only writer of the mirror
+    then, R1) the mirror changes by the records it applies and by pushes between its batches,
+    whose records are linked to, or share an email with, a contact, which `conversion_facts`
+    sees when the batch is applied. Returns how many records are alone."""
+    forget(conn)
+    if not sobjects:
+        return 0
+    return conn.execute(text("""
+        INSERT INTO lone_records (salesforce_id)
+        SELECT sr.salesforce_id FROM salesforce_records sr
+        WHERE sr.pending AND sr.sobject IN :sobjects AND sr.applied_fields IS NULL
+          AND sr.email_key IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM salesforce_records o
+                          WHERE o.email_key = sr.email_key AND o.salesforce_id <> sr.salesforce_id)
+          AND NOT EXISTS (SELECT 1 FROM salesforce_records o WHERE o.master_record_id = sr.salesforce_id)
+          AND NOT EXISTS (SELECT 1 FROM salesforce_records o WHERE o.converted_contact_id = sr.salesforce_id)
+        """).bindparams(bindparam("sobjects", expanding=True)), {"sobjects": list(sobjects)}).rowcount
 
-    email_shared: bool      # another record of the mirror has its email key
-    email_held: bool        # a contact holds that key
+
+def forget(conn: Connection) -> None:
+    """Empty `lone_records` (a step starting or ending; rows a killed step left go too)."""
+    conn.execute(lone_records.delete())
+
+
+class ConversionFacts(NamedTuple):
+    """What `sync.pull.only_creates` asks of Conversion about a lone record, when its batch is
+    applied (a contact created meanwhile, in Conversion or by a push, must be found, R4b)."""
+
+    email_held: bool        # a contact holds its email key
     linked: bool            # a contact is linked to the record
-    named: bool             # another record names it as its merge survivor or converted Contact
 
 
-def neighbours(conn: Connection, ids: Sequence[str]) -> dict[str, Neighbours]:
-    """The `Neighbours` of each of these mirror records with an email key. Each fact is an
-    index probe per record (in the select list, so no plan scans a whole table)."""
-    found: dict[str, Neighbours] = {}
+def conversion_facts(conn: Connection, ids: Sequence[str]) -> dict[str, ConversionFacts]:
+    """The `ConversionFacts` of each of these mirror records with an email key: two index
+    probes per record (in the select list, so no plan scans a whole table)."""
+    found: dict[str, ConversionFacts] = {}
     query = text("""
         SELECT sr.salesforce_id,
-               EXISTS (SELECT 1 FROM salesforce_records o
-                       WHERE o.email_key = sr.email_key AND o.salesforce_id <> sr.salesforce_id),
                EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = sr.email_key),
-               EXISTS (SELECT 1 FROM contacts c WHERE c.salesforce_id = sr.salesforce_id),
-               EXISTS (SELECT 1 FROM salesforce_records o WHERE o.master_record_id = sr.salesforce_id)
-               OR EXISTS (SELECT 1 FROM salesforce_records o WHERE o.converted_contact_id = sr.salesforce_id)
+               EXISTS (SELECT 1 FROM contacts c WHERE c.salesforce_id = sr.salesforce_id)
         FROM salesforce_records sr WHERE sr.email_key IS NOT NULL AND sr.salesforce_id IN :ids
         """).bindparams(bindparam("ids", expanding=True))
     for chunk in chunked(ids):
         for sf_id, *flags in conn.execute(query, {"ids": list(chunk)}):
-            found[sf_id] = Neighbours(*(bool(flag) for flag in flags))
+            found[sf_id] = ConversionFacts(*(bool(flag) for flag in flags))
     return found
 
 

@@ -23,11 +23,12 @@ from conversion_sync.store.schema import metadata, schema_version
 log = logging.getLogger(__name__)
 
 # Bump when the schema in schema.py changes; add a data step below if rows need rewriting.
-SCHEMA_VERSION = 8   # 2: salesforce_fields (the describe cache); 3: salesforce_records.created_date,
+SCHEMA_VERSION = 9   # 2: salesforce_fields (the describe cache); 3: salesforce_records.created_date,
                      # sync_warnings.field; 4: salesforce_records.value_problem, account_id index;
                      # 5: sync_run_holders (R1); 6: sync_warnings.resolution, resolved_by;
                      # 7: ix_salesforce_records_due (the pending records in apply order);
-                     # 8: salesforce_records.values_checked, ix_salesforce_records_master
+                     # 8: salesforce_records.values_checked, ix_salesforce_records_master;
+                     # 9: lone_records (the records a people step creates set-based)
 
 # version -> step run (after the structural reconcile) when upgrading an existing database past
 # that version, for changes that rewrite rows rather than add structure. None yet.

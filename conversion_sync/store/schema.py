@@ -204,6 +204,14 @@ salesforce_records = Table(
     Index("ix_salesforce_records_account", "account_id"),    # an Account's Contacts (R6 requeue)
 )
 
+lone_records = Table(
+    # The pending Leads and Contacts of the running people step that only create a contact
+    # whatever else the mirror says (store/first_load.py `classify`): filled when the step
+    # starts, emptied when it starts and ends, so rows a killed step left are never read.
+    "lone_records", metadata,
+    Column("salesforce_id", String(18), primary_key=True),
+)
+
 sync_watermarks = Table(
     # One watermark per object and daily partition (R2), advanced with the rows it covers.
     "sync_watermarks", metadata,

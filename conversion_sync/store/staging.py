@@ -14,9 +14,12 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    and_,
     bindparam,
+    case,
     func,
     literal_column,
+    null,
     or_,
     select,
     tuple_,
@@ -24,6 +27,7 @@ from sqlalchemy import (
 )
 
 from conversion_sync.store.bulk import insert_rows, update_rows
+from conversion_sync.store.schema import lone_records
 from conversion_sync.store.schema import salesforce_records as sr
 from conversion_sync.sync.records import PulledRecord, first_value_problem
 
@@ -115,14 +119,15 @@ def _row_values(record: PulledRecord) -> dict:
 
 
 def _to_record(row) -> PulledRecord:
+    light = bool(getattr(row, "light", False))
     return PulledRecord(
         sobject=row.sobject, salesforce_id=row.salesforce_id, system_modstamp=row.system_modstamp,
         last_modified_date=row.last_modified_date, is_deleted=row.is_deleted,
         master_record_id=row.master_record_id, account_id=row.account_id, is_converted=row.is_converted,
         converted_contact_id=row.converted_contact_id, converted_account_id=row.converted_account_id,
-        created_date=row.created_date, fields=dict(row.fields or {}),
+        created_date=row.created_date, fields={} if light else dict(row.fields or {}),
         mirror=dict(row.applied_fields) if row.applied_fields is not None else None, problem=row.value_problem,
-        values_checked=bool(row.values_checked))
+        values_checked=bool(row.values_checked), fields_read=not light)
 
 
 # What a record of the mirror becomes when read back to apply (PulledRecord), and nothing else:
@@ -134,14 +139,22 @@ _RECORD_COLUMNS = (sr.c.sobject, sr.c.salesforce_id, sr.c.system_modstamp, sr.c.
 
 
 def pending_page(sobjects: Sequence[str], *, now: dt.datetime, after: tuple[dt.datetime, str] | None,
-                 limit: int, dialect: str) -> Select:
+                 limit: int, dialect: str, light: bool = False) -> Select:
     """The query of one page of `pending_batches`: the due records after `after` in apply order,
-    read from the index of pending records in that order (`ix_salesforce_records_due`)."""
+    read from the index of pending records in that order (`ix_salesforce_records_due`). With
+    `light`, a never applied record of `lone_records` is read without its values."""
     # SQLite, without statistics, would rather take the object's index and sort all of its
     # pending records for every page; a unary plus keeps it off that index (PostgreSQL's planner
     # weighs both itself).
     sobject = literal_column("+salesforce_records.sobject", String) if dialect == "sqlite" else sr.c.sobject
-    query = (select(*_RECORD_COLUMNS)
+    columns: Sequence[Any] = _RECORD_COLUMNS
+    source: Any = sr
+    if light:
+        is_light = and_(lone_records.c.salesforce_id.is_not(None), sr.c.applied_fields.is_(None))
+        columns = [column for column in _RECORD_COLUMNS if column is not sr.c.fields]
+        columns += [case((is_light, null()), else_=sr.c.fields).label("fields"), is_light.label("light")]
+        source = sr.outerjoin(lone_records, lone_records.c.salesforce_id == sr.c.salesforce_id)
+    query = (select(*columns).select_from(source)
              .where(sr.c.pending.is_(True), sobject.in_(sobjects),
                     or_(sr.c.next_attempt_at.is_(None), sr.c.next_attempt_at <= now))
              .order_by(sr.c.system_modstamp, sr.c.salesforce_id).limit(limit))
@@ -151,13 +164,15 @@ def pending_page(sobjects: Sequence[str], *, now: dt.datetime, after: tuple[dt.d
 
 
 def pending_batches(engine: Engine, sobjects: Sequence[str], *, batch_size: int,
-                    now: dt.datetime) -> Iterator[list[PulledRecord]]:
+                    now: dt.datetime, light: bool = False) -> Iterator[list[PulledRecord]]:
     """Pending records of `sobjects` due for an attempt, in (SystemModstamp, Id) order, a batch
     at a time (keyset paging, so a record that fails is not fetched again in the same run). Each
-    page walks the index of pending records in that order (`ix_salesforce_records_due`)."""
+    page walks the index of pending records in that order (`ix_salesforce_records_due`). With
+    `light`, the records of `lone_records` come without their values (`fields_read` false)."""
     after: tuple[dt.datetime, str] | None = None
     while True:
-        query = pending_page(sobjects, now=now, after=after, limit=batch_size, dialect=engine.dialect.name)
+        query = pending_page(sobjects, now=now, after=after, limit=batch_size, dialect=engine.dialect.name,
+                             light=light)
         with engine.connect() as conn:
             rows = conn.execute(query).all()
         if not rows:

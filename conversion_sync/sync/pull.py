@@ -33,17 +33,17 @@ CREATED_FROM = "created from"
 ACCOUNT = "Account"
 
 
-def only_creates(record: PulledRecord, *, email_shared: bool, email_held: bool, linked: bool, named: bool) -> bool:
+def only_creates(record: PulledRecord, *, alone: bool, email_held: bool, linked: bool) -> bool:
     """Whether applying this Lead or Contact is R4c and nothing else, whatever the order it is
     applied in among the others (R4e): a record never applied, every value checked and good
-    (H2), not deleted, merged or converted, with an email that no other record of the mirror
-    shares (`email_shared`) and no contact holds (`email_held`: R4b finds nothing), linked to
-    no contact (`linked`, R4a), and named by no other record (`named`: a merge's survivor, a
-    conversion's Contact, R7, R8). Such records are created set-based (store/first_load.py)."""
-    return (record.email_key is not None and record.mirror is None and record.values_checked
+    (H2), not deleted, merged or converted, `alone` in the mirror (it has an email key that no
+    other record shares, and no other record names it: a merge's survivor, a conversion's
+    Contact, R7, R8), with an email no contact holds (`email_held`: R4b finds nothing) and
+    linked to no contact (`linked`, R4a). Such records are created set-based
+    (store/first_load.py)."""
+    return (alone and record.mirror is None and record.values_checked
             and record.problem is None and not record.is_deleted and not record.is_converted
-            and record.master_record_id is None
-            and not (email_shared or email_held or linked or named))
+            and record.master_record_id is None and not (email_held or linked))
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,10 @@ class PulledRecord:
     # True when `problem` holds every reason the values cannot be applied (parsed by this
     # version, or read from a mirror row it staged: `values_checked`).
     values_checked: bool = False
+    # False when read without its values (`fields` empty, `mirror` None): a record alone in
+    # the mirror, read only to be created set-based (store/first_load.py), which is read again
+    # in full before anything else is done with it.
+    fields_read: bool = True
 
     @property
     def email_key(self) -> str | None:

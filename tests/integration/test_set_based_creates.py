@@ -7,12 +7,20 @@ PostgreSQL, through the sandbox org."""
 import datetime as dt
 import shutil
 
+import pytest
 from sqlalchemy import make_url, select
 
 from conversion_sync.config import load_sync_settings
 from conversion_sync.service.apply import apply_accounts, apply_people
 from conversion_sync.store import database as store_database
-from conversion_sync.store.schema import companies, contacts, salesforce_records, sync_events, sync_warnings
+from conversion_sync.store.schema import (
+    companies,
+    contacts,
+    lone_records,
+    salesforce_records,
+    sync_events,
+    sync_warnings,
+)
 from conversion_sync.sync.ids import to_18
 from tests.conftest import _new_postgres_database
 from tests.integration.harness import SyncHarness
@@ -127,3 +135,58 @@ def _assert_same(created, walked):
         for mine, theirs in zip(created[part], walked[part], strict=False):
             assert mine == theirs, f"{part}: {mine} != {theirs}"
         assert len(created[part]) == len(walked[part]), part
+
+
+def test_r4b_a_contact_that_takes_a_lone_records_email_before_its_batch_is_linked_not_duplicated(harness, org):
+    """The records alone in the mirror are found once per step, but what Conversion holds is
+    asked batch by batch: a contact that gets a lone Lead's email after the step started (a form,
+    a push between batches) is the one the Lead links to (R4b), as one-by-one apply would."""
+    leads = [org.create("Lead", {"LastName": f"L{i}", "Company": "X", "Email": f"lone{i}@example.com"})
+             for i in range(3)]
+    harness.pull(apply=False)
+    settings = load_sync_settings().model_copy(update={"apply_batch_size": 1})
+    added = []
+
+    def between_batches(line):
+        if not added:       # after the first batch: a form brings the last Lead's person in
+            added.append(add_conversion_contact(harness, "Lone2@Example.com", first_name="Form"))
+
+    counts = apply_people(harness.engine, settings, run_id="r", now=dt.datetime.now(UTC), progress=between_batches)
+    assert counts["created_set_based"] == 2 and counts["linked_by_email"] == 1
+    assert sorted(c.email_key for c in harness.contacts()) == ["lone0@example.com", "lone1@example.com",
+                                                                "lone2@example.com"]
+    linked = harness.contact(added[0])
+    assert linked.salesforce_id == to_18(leads[2]) and linked.first_name == "Form"
+
+
+def test_what_a_killed_people_step_left_is_never_taken_for_records_alone(harness, sandbox, org, tmp_path):
+    """A step killed after it found the records alone in the mirror leaves them in
+    `lone_records`; the next step finds them again rather than trusting what is there (here:
+    every record, as if all were alone), so records sharing an email still become one contact,
+    and a step that stops on an error leaves nothing behind."""
+    with _copy_of(harness.url, tmp_path, "walked") as walked_url:
+        walked = SyncHarness(walked_url, sandbox)
+        org.create("Lead", {"LastName": "Shared", "Company": "X", "Email": "shared@example.com"})
+        org.create("Contact", {"LastName": "Shared", "Email": "Shared@example.com"})
+        org.create("Lead", {"LastName": "Alone", "Company": "X", "Email": "alone@example.com"})
+        harness.pull(apply=False)
+        walked.pull(apply=False)
+        with harness.engine.begin() as conn:
+            conn.execute(lone_records.insert().from_select(["salesforce_id"],
+                                                           select(salesforce_records.c.salesforce_id)))
+        now = dt.datetime.now(UTC)
+        counts = _apply(harness.url, now, set_based=True)
+        _apply(walked_url, now, set_based=False)
+        _assert_same(_store(harness.url), _store(walked_url))
+        assert counts["created_set_based"] == 1
+
+        org.create("Lead", {"LastName": "Next", "Company": "X", "Email": "next@example.com"})
+        harness.pull(apply=False)
+
+        def stop(line):
+            raise RuntimeError("the step stops here")
+
+        with pytest.raises(RuntimeError):
+            apply_people(harness.engine, load_sync_settings(), run_id="r", now=dt.datetime.now(UTC), progress=stop)
+        with harness.engine.connect() as conn:
+            assert conn.execute(select(lone_records)).all() == []

@@ -108,8 +108,9 @@ def test_an_unreachable_postgres_hides_the_password():
     assert "hunter22" not in str(error.value) and "Could not open the Conversion database" in str(error.value)
 
 
+@pytest.mark.parametrize("light", [False, True], ids=["people and Accounts", "lone records read light"])
 @pytest.mark.parametrize("after", [False, True], ids=["first page", "next page"])
-def test_a_page_of_records_to_apply_walks_the_index_of_pending_records(engine, after):
+def test_a_page_of_records_to_apply_walks_the_index_of_pending_records(engine, after, light):
     """Issue 10: each page of the apply reads the pending records in apply order (R4e) from the
     partial index of pending records, not by sorting every pending record of the mirror for
     each page. The query must match the index's condition, which this checks on each database
@@ -117,7 +118,7 @@ def test_a_page_of_records_to_apply_walks_the_index_of_pending_records(engine, a
     now = dt.datetime.now(UTC)
     with engine.connect() as conn:
         query = staging.pending_page(["Lead", "Contact"], now=now, limit=5000, dialect=conn.dialect.name,
-                                     after=(now, "00Q000000000001AAA") if after else None)
+                                     after=(now, "00Q000000000001AAA") if after else None, light=light)
         sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET enable_seqscan = off")
