@@ -99,18 +99,23 @@ class ConversionFacts(NamedTuple):
 
 
 def conversion_facts(conn: Connection, ids: Sequence[str]) -> dict[str, ConversionFacts]:
-    """The `ConversionFacts` of each of these mirror records with an email key: two index
-    probes per record (in the select list, so no plan scans a whole table)."""
+    """The `ConversionFacts` of each of these mirror records with an email key: joins from the
+    records to the contacts by the indexes on their email key and Salesforce id (EXISTS in the
+    select list let PostgreSQL hash the whole contacts table for every chunk instead)."""
+    held_query = text("""
+        SELECT DISTINCT sr.salesforce_id FROM salesforce_records sr JOIN contacts c ON c.email_key = sr.email_key
+        WHERE sr.salesforce_id IN :ids""").bindparams(bindparam("ids", expanding=True))
+    with_key = text("SELECT salesforce_id FROM salesforce_records WHERE email_key IS NOT NULL "
+                    "AND salesforce_id IN :ids").bindparams(bindparam("ids", expanding=True))
+    linked_query = text("SELECT salesforce_id FROM contacts WHERE salesforce_id IN :ids").bindparams(
+        bindparam("ids", expanding=True))
     found: dict[str, ConversionFacts] = {}
-    query = text("""
-        SELECT sr.salesforce_id,
-               EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = sr.email_key),
-               EXISTS (SELECT 1 FROM contacts c WHERE c.salesforce_id = sr.salesforce_id)
-        FROM salesforce_records sr WHERE sr.email_key IS NOT NULL AND sr.salesforce_id IN :ids
-        """).bindparams(bindparam("ids", expanding=True))
     for chunk in chunked(ids):
-        for sf_id, *flags in conn.execute(query, {"ids": list(chunk)}):
-            found[sf_id] = ConversionFacts(*(bool(flag) for flag in flags))
+        params = {"ids": list(chunk)}
+        held = set(conn.execute(held_query, params).scalars())
+        linked = set(conn.execute(linked_query, params).scalars())
+        for sf_id in conn.execute(with_key, params).scalars():
+            found[sf_id] = ConversionFacts(email_held=sf_id in held, linked=sf_id in linked)
     return found
 
 
