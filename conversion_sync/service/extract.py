@@ -264,9 +264,20 @@ def _stage(engine: Engine, client: SalesforceClient, settings: SyncSettings, sob
            stats: ExtractStats, run_id: str | None, now: dt.datetime, lists: FieldLists, partition_of) -> None:
     if not records:
         return
+    # A record the chunk holds twice (edited while its pages were read) is staged once, as its
+    # newest copy: the older one would never overwrite it anyway (staging.stage_records).
+    newest: dict[str, PulledRecord] = {}
+    for record in records:
+        held = newest.get(record.salesforce_id)
+        if held is None or record.system_modstamp >= held.system_modstamp:
+            newest[record.salesforce_id] = record
+    records = list(newest.values())
+    # Read once for both uses: which records are new (their related records), and what the
+    # staging compares each copy with. Nothing else writes the mirror until this chunk is
+    # staged: one sync runs at a time (R1), and pushes run between chunks (H3).
     with engine.connect() as conn:
-        known = staging.known_ids(conn, [r.salesforce_id for r in records])
-    related = related_records(client, settings, sobject, records, known, engine, lists)
+        existing = staging.stored_rows(conn, [r.salesforce_id for r in records])
+    related = related_records(client, settings, sobject, records, set(existing), engine, lists)
     keep = lists.keep()
     by_day: dict[str, list] = {}
     for record in records:
@@ -274,7 +285,8 @@ def _stage(engine: Engine, client: SalesforceClient, settings: SyncSettings, sob
     with engine.begin() as conn:
         # Staged a day at a time (one upsert per day in the chunk), so each partition gets its own counts.
         for day, day_records in by_day.items():
-            counts = staging.stage_records(conn, day_records, run_id=run_id, now=now, keep_fields=keep)
+            counts = staging.stage_records(conn, day_records, run_id=run_id, now=now, keep_fields=keep,
+                                           existing=existing)
             stats.counts.update(counts)
             stats.by_partition.setdefault(day, Counter()).update(counts)
         if related:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, DateTime, Table, insert
@@ -189,3 +190,31 @@ def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[dict[st
     conn.execute(text(f"UPDATE {table.name} AS t SET {', '.join(assignments)} FROM {temp} AS s "
                       f"WHERE t.{key} = s.{key}").bindparams(**{f"c_{name}": value for name, value in constants.items()}))
     conn.exec_driver_sql(f"DROP TABLE {temp}")
+
+
+VALUES_CHUNK = 2_000   # rows per VALUES list of `update_each` on PostgreSQL
+
+
+def update_each(conn: Connection, rows: Sequence[dict[str, Any]], types: dict[str, Any],
+                build: Callable[[Any], Any]) -> None:
+    """An UPDATE for each row, set-based where the database allows it. `build(v)` makes the
+    statement from `v.c.<name>`, the row's values (`types`: name -> SQL type): on PostgreSQL `v`
+    is a VALUES list of many rows joined in (one UPDATE ... FROM per VALUES_CHUNK rows, issue 10:
+    an executemany there is a statement per row); elsewhere bind parameters of one executemany
+    (SQLite has no column names for a VALUES list)."""
+    if not rows:
+        return
+    names = list(types)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import column, values
+
+        for start in range(0, len(rows), VALUES_CHUNK):
+            part = rows[start:start + VALUES_CHUNK]
+            listed = values(*[column(name, types[name]) for name in names], name="v").data(
+                [tuple(row[name] for name in names) for row in part])
+            conn.execute(build(listed))
+        return
+    from sqlalchemy import bindparam
+
+    binds = SimpleNamespace(c=SimpleNamespace(**{name: bindparam(name, type_=types[name]) for name in names}))
+    conn.execute(build(binds), [{name: row[name] for name in names} for row in rows])

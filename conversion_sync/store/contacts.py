@@ -99,9 +99,11 @@ def write_contact_changes(conn: Connection, result: ApplyResult, *, run_id: str 
     removed = [c.key for c in existing if c.removed]
     changed = [c for c in existing if not c.removed]
     # Free the Salesforce ids that move first, so no intermediate state links one id twice.
-    moving = [{"b_id": c.key} for c in existing if "salesforce_id" in c.changed]
-    if moving:
-        conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id")).values(salesforce_id=None), moving)
+    # A contact linked for the first time has no id to free: its row is not rewritten (issue 10).
+    moving = [c.key for c in existing if "salesforce_id" in c.changed]
+    for chunk in chunked(moving):
+        conn.execute(update(contacts).where(contacts.c.id.in_(chunk), contacts.c.salesforce_id.is_not(None))
+                     .values(salesforce_id=None))
     if removed:
         _remove_folded(conn, removed, result, key_to_id)
     if changed:

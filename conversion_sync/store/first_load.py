@@ -99,23 +99,25 @@ class ConversionFacts(NamedTuple):
 
 
 def conversion_facts(conn: Connection, ids: Sequence[str]) -> dict[str, ConversionFacts]:
-    """The `ConversionFacts` of each of these mirror records with an email key: joins from the
-    records to the contacts by the indexes on their email key and Salesforce id (EXISTS in the
-    select list let PostgreSQL hash the whole contacts table for every chunk instead)."""
-    held_query = text("""
-        SELECT DISTINCT sr.salesforce_id FROM salesforce_records sr JOIN contacts c ON c.email_key = sr.email_key
-        WHERE sr.salesforce_id IN :ids""").bindparams(bindparam("ids", expanding=True))
-    with_key = text("SELECT salesforce_id FROM salesforce_records WHERE email_key IS NOT NULL "
-                    "AND salesforce_id IN :ids").bindparams(bindparam("ids", expanding=True))
+    """The `ConversionFacts` of each of these mirror records with an email key. Three lookups by
+    index per chunk, joined here: the records' email keys, the contacts holding those keys, the
+    contacts linked to the records. (As one join, PostgreSQL hashed the whole contacts table for
+    every chunk: 28 ms a chunk at W1's scale 0.1, against about 3 ms for the lookups.)"""
+    keys_query = text("SELECT salesforce_id, email_key FROM salesforce_records WHERE email_key IS NOT NULL "
+                      "AND salesforce_id IN :ids").bindparams(bindparam("ids", expanding=True))
+    held_query = text("SELECT DISTINCT email_key FROM contacts WHERE email_key IN :keys").bindparams(
+        bindparam("keys", expanding=True))
     linked_query = text("SELECT salesforce_id FROM contacts WHERE salesforce_id IN :ids").bindparams(
         bindparam("ids", expanding=True))
     found: dict[str, ConversionFacts] = {}
     for chunk in chunked(ids):
-        params = {"ids": list(chunk)}
-        held = set(conn.execute(held_query, params).scalars())
-        linked = set(conn.execute(linked_query, params).scalars())
-        for sf_id in conn.execute(with_key, params).scalars():
-            found[sf_id] = ConversionFacts(email_held=sf_id in held, linked=sf_id in linked)
+        keys = dict(conn.execute(keys_query, {"ids": list(chunk)}).all())
+        if not keys:
+            continue
+        held = set(conn.execute(held_query, {"keys": sorted(set(keys.values()))}).scalars())
+        linked = set(conn.execute(linked_query, {"ids": list(keys)}).scalars())
+        for sf_id, key in keys.items():
+            found[sf_id] = ConversionFacts(email_held=key in held, linked=sf_id in linked)
     return found
 
 

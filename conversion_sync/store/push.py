@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
+from conversion_sync.store.bulk import update_each
 from conversion_sync.store.contacts import load_contacts
 from conversion_sync.store.events import write_events, write_warnings
 from conversion_sync.store.schema import companies, contact_attributes, contacts, salesforce_records, sync_warnings
@@ -103,10 +104,10 @@ def reconcile_edits(conn: Connection, marks: Sequence[tuple[int, dt.datetime | N
     left to send for: no longer candidates. Only when the marker is still at most what was read,
     so an edit made meanwhile is sent by the next push."""
     rows = [{"b_id": contact_id, "b_read": read} for contact_id, read in marks if read is not None]
-    if rows:
-        edited = contacts.c.edited_in_conversion_at
-        conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"), edited <= bindparam("b_read"))
-                     .values(edited_in_conversion_at=RECONCILED), rows)
+    edited = contacts.c.edited_in_conversion_at
+    update_each(conn, rows, {"b_id": contacts.c.id.type, "b_read": edited.type},
+                lambda v: update(contacts).where(contacts.c.id == v.c.b_id, edited <= v.c.b_read)
+                .values(edited_in_conversion_at=RECONCILED))
 
 
 def record_linked(conn: Connection, links: Sequence[tuple[int, str, str, str]], *, run_id: str | None,
@@ -193,21 +194,24 @@ def restamp_our_writes(conn: Connection, stamps: Sequence[tuple[int, dict[str, d
         for name, read_at in fields.items():
             if read_at is not None:
                 by_field.setdefault(name, []).append({"b_id": contact_id, "b_read": read_at, "b_at": at})
+    stamp_type = contacts.c.edited_in_conversion_at.type
+    types = {"b_id": contacts.c.id.type, "b_read": stamp_type, "b_at": stamp_type}
     for name, rows in by_field.items():
         if name in CONTACT_FIELDS:
             column = contacts.c[f"{name}_updated_at"]
-            conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"), column == bindparam("b_read"))
-                         .values({column.name: bindparam("b_at")}), rows)
+            update_each(conn, rows, types, lambda v, column=column: update(contacts).where(
+                contacts.c.id == v.c.b_id, column == v.c.b_read).values({column.name: v.c.b_at}))
         else:
-            conn.execute(update(contact_attributes).where(
-                contact_attributes.c.contact_id == bindparam("b_id"), contact_attributes.c.name == name,
-                contact_attributes.c.updated_at == bindparam("b_read")).values(updated_at=bindparam("b_at")), rows)
+            attributes = contact_attributes.c
+            update_each(conn, rows, types, lambda v, name=name: update(contact_attributes).where(
+                attributes.contact_id == v.c.b_id, attributes.name == name,
+                attributes.updated_at == v.c.b_read).values(updated_at=v.c.b_at))
     edited = contacts.c.edited_in_conversion_at
     rows = [{"b_id": contact_id, "b_at": at} for contact_id, _, at in stamps]
-    if rows and move_edited:
-        conn.execute(update(contacts).where(contacts.c.id == bindparam("b_id"), edited <= pushed_since,
-                                            edited > bindparam("b_at"))
-                     .values(edited_in_conversion_at=bindparam("b_at")), rows)
+    if move_edited:
+        update_each(conn, rows, {"b_id": contacts.c.id.type, "b_at": stamp_type},
+                    lambda v: update(contacts).where(contacts.c.id == v.c.b_id, edited <= pushed_since,
+                                                     edited > v.c.b_at).values(edited_in_conversion_at=v.c.b_at))
 
 
 def record_pushed(conn: Connection, contact_ids: Sequence[int], events: Sequence[SyncEvent], *,

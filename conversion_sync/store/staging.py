@@ -40,7 +40,8 @@ def chunked(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
 
 
 def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: str | None,
-                  now: dt.datetime, keep_fields: dict[str, set[str]] | None = None) -> Counter[str]:
+                  now: dt.datetime, keep_fields: dict[str, set[str]] | None = None,
+                  existing: dict[str, Row] | None = None) -> Counter[str]:
     """Upsert pulled records into the mirror. A record is pending (to be applied) unless what it
     says now is exactly what was last applied, so re-pulling an applied record changes nothing
     (R2). An older copy never overwrites a newer one. `keep_fields` names, per object, fields the
@@ -48,17 +49,14 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
     seen values, which stay the base of the three-way compare once they are visible again.
     Every record fits (H2): a too-long or invalid email has no email_key, and values the
     database refuses were made storable by `from_api`, the record keeping its problem so it
-    stays pending with that error."""
+    stays pending with that error. `existing` is `stored_rows` of these records when the caller
+    read it already (the extract, which also needs to know which records are new)."""
     counts: Counter[str] = Counter()
     batch = {record.salesforce_id: record for record in records}
     if not batch:
         return counts
-    existing: dict[str, Row[*tuple[Any, ...]]] = {}
-    for ids in chunked(list(batch)):
-        for stored in conn.execute(select(sr.c.salesforce_id, sr.c.system_modstamp, sr.c.applied_modstamp,
-                                       sr.c.applied_fields, sr.c.fields, sr.c.created_date)
-                                .where(sr.c.salesforce_id.in_(ids))):
-            existing[stored.salesforce_id] = stored
+    if existing is None:
+        existing = stored_rows(conn, list(batch))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for sf_id, record in batch.items():
@@ -232,6 +230,17 @@ def staged_records(conn: Connection, ids: Iterable[str]) -> dict[str, PulledReco
     for chunk in chunked(sorted(i for i in set(ids) if i)):
         found.update((row.salesforce_id, _to_record(row))
                      for row in conn.execute(select(sr).where(sr.c.salesforce_id.in_(chunk))))
+    return found
+
+
+def stored_rows(conn: Connection, ids: Iterable[str]) -> dict[str, Row]:
+    """Salesforce id -> what `stage_records` compares a new copy with, for the ids the mirror holds."""
+    found: dict[str, Row] = {}
+    for chunk in chunked(sorted(set(ids))):
+        for stored in conn.execute(select(sr.c.salesforce_id, sr.c.system_modstamp, sr.c.applied_modstamp,
+                                          sr.c.applied_fields, sr.c.fields, sr.c.created_date)
+                                   .where(sr.c.salesforce_id.in_(chunk))):
+            found[stored.salesforce_id] = stored
     return found
 
 
