@@ -172,6 +172,9 @@ def extract(engine: Engine, client: SalesforceClient, settings: SyncSettings, so
                                     records={key: stats.by_partition.get(key, Counter())["pulled"] for key in marks},
                                     run_id=run_id, now=now())
         stats.watermark_after = watermarks.live_watermark(conn, sobject)
+    if stats.counts["new"]:
+        with engine.begin() as conn:
+            staging.refresh_statistics(conn, new_rows=stats.counts["new"])
     return stats
 
 

@@ -42,6 +42,7 @@ created_records = Table(
     Column("company_name", Text),
     prefixes=["TEMPORARY"],
 )
+_VALUES = "first_load_values"   # those records' values, read out of the mirror once per create
 
 
 def reserve_contact_ids(conn: Connection, count: int) -> list[int]:
@@ -139,21 +140,19 @@ def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], row
     for i, (name, sf_field) in enumerate(taken):
         params[f"f{i}"] = sf_field if pg else f'$."{sf_field}"'
         extracted.append((f"(s.fields ->> :f{i})" if pg else f"json_extract(s.fields, :f{i})") + f" AS v{i}")
-        values[name] = f"sr.v{i}"
-    # Each value is read out of the record's JSON once (the subquery is kept from being
-    # inlined, which would read it again for every use), then used by the statements below.
-    fence = "OFFSET 0" if pg else "LIMIT -1"
+        values[name] = f"f.v{i}"
+    # Each record's values are read out of the mirror once, into a temporary table the
+    # statements below read from: one join of the mirror per batch, not one per statement
+    # (each was a scan of the whole mirror on PostgreSQL, whose planner hashes it).
     temp = created_records.name
-    join = (f"FROM {temp} f JOIN (SELECT s.salesforce_id, s.sobject, s.last_modified_date, s.email_key, s.account_id"
-            f"{''.join(', ' + e for e in extracted)} FROM salesforce_records s JOIN {temp} t "
-            f"ON t.salesforce_id = s.salesforce_id {fence}) sr ON sr.salesforce_id = f.salesforce_id")
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_VALUES}")
+    _run(conn, f"""CREATE TEMPORARY TABLE {_VALUES} AS
+        SELECT t.*, s.sobject, s.last_modified_date, s.email_key, s.account_id{''.join(', ' + e for e in extracted)}
+        FROM {temp} t JOIN salesforce_records s ON s.salesforce_id = t.salesforce_id""", params, now)
+    join = f"FROM {_VALUES} f"
 
     def run(sql: str) -> None:
-        used = {key: value for key, value in params.items() if re.search(rf":{key}\b", sql)}
-        statement = text(sql)
-        if ":now" in sql:
-            statement = statement.bindparams(bindparam("now", now, type_=UTCDateTime()))
-        conn.execute(statement, used)
+        _run(conn, sql, params, now)
 
     # The contact: each taken field stamped with the record's LastModifiedDate (R5); a Contact
     # in its Account's company, which gives it the company's name (R6, ContactApplier._move).
@@ -163,12 +162,12 @@ def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], row
         if name == "company_name":
             value = f"CASE WHEN f.company_name IS NOT NULL AND f.company_name <> '' THEN f.company_name ELSE {value} END"
         columns += [name, f"{name}_updated_at"]
-        selected += [value, f"CASE WHEN {value} IS NOT NULL THEN sr.last_modified_date END"]
+        selected += [value, f"CASE WHEN {value} IS NOT NULL THEN f.last_modified_date END"]
     columns += ["email_key", "company_id", "company_id_updated_at", "salesforce_id", "salesforce_object",
                 "salesforce_sync", "origin", "push_attempts", "created_at", "updated_at"]
-    selected += [f"CASE WHEN {values.get('email', 'NULL')} IS NOT NULL THEN sr.email_key END", "f.company_id",
-                 "CASE WHEN f.company_id IS NOT NULL THEN sr.last_modified_date END", "sr.salesforce_id",
-                 "sr.sobject", "'immediate'", "'salesforce'", "0", ":now", ":now"]
+    selected += [f"CASE WHEN {values.get('email', 'NULL')} IS NOT NULL THEN f.email_key END", "f.company_id",
+                 "CASE WHEN f.company_id IS NOT NULL THEN f.last_modified_date END", "f.salesforce_id",
+                 "f.sobject", "'immediate'", "'salesforce'", "0", ":now", ":now"]
     run(f"INSERT INTO contacts ({', '.join(columns)}) SELECT {', '.join(selected)} {join}")
 
     # The events: its creation with the values taken, then (a Contact in a company) the move.
@@ -182,12 +181,22 @@ def create(conn: Connection, sobject: str, taken: Sequence[tuple[str, str]], row
     moved = _changes(pg, [("k_company_id", _pair(pg, "NULL", "f.company_id"), "f.company_id"),
                           ("k_company_name", _pair(pg, old_name, "f.company_name"), f"CASE WHEN {renamed} THEN 1 END")])
     event = "INSERT INTO sync_events (id, contact_id, company_id, kind, rule, salesforce_id, changes, detail, run_id, created_at)"
-    run(f"""{event} SELECT f.created_event_id, f.contact_id, NULL, 'contact_created', 'R4c', sr.salesforce_id,
-                   {creation}, :created_from || ' ' || sr.sobject || ' ' || sr.salesforce_id, :run_id, :now {join}""")
-    run(f"""{event} SELECT f.moved_event_id, f.contact_id, f.company_id, 'company_moved', 'R6', sr.salesforce_id,
-                   {moved}, :account || ' ' || sr.account_id, :run_id, :now {join}
+    run(f"""{event} SELECT f.created_event_id, f.contact_id, NULL, 'contact_created', 'R4c', f.salesforce_id,
+                   {creation}, :created_from || ' ' || f.sobject || ' ' || f.salesforce_id, :run_id, :now {join}""")
+    run(f"""{event} SELECT f.moved_event_id, f.contact_id, f.company_id, 'company_moved', 'R6', f.salesforce_id,
+                   {moved}, :account || ' ' || f.account_id, :run_id, :now {join}
             WHERE f.moved_event_id IS NOT NULL""")
+    conn.exec_driver_sql(f"DROP TABLE {_VALUES}")
     created_records.drop(conn)
+
+
+def _run(conn: Connection, sql: str, params: dict, now: dt.datetime) -> None:
+    """One statement of `create`, given the parameters it names."""
+    used = {key: value for key, value in params.items() if re.search(rf":{key}\b", sql)}
+    statement = text(sql)
+    if ":now" in sql:
+        statement = statement.bindparams(bindparam("now", now, type_=UTCDateTime()))
+    conn.execute(statement, used)
 
 
 def _pair(pg: bool, old: str, new: str) -> str:
