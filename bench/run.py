@@ -10,8 +10,9 @@ the real `sync_job`, each in a fresh process (so peak RSS is the sync's own):
   W1 first sync; W2 10k changes of mixed kinds; W3 10k new contacts marked for immediate push;
   W4 the cycle after W2 and W3 (must make 0 write calls).
 Prints a table and writes results.json: per workload records, seconds, records_per_second,
-floor_seconds, ratio_to_floor, peak_rss_mib, api_calls (and the load average beside them: the
-machine may be shared).
+floor_seconds, ratio_to_floor, peak_rss_mib, api_calls, and the CPU seconds the sync process
+and the PostgreSQL cluster used (steadier than wall time when the machine is shared; the load
+average is printed beside them).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def sync_step(env: dict[str, str], profile: str | None = None) -> dict:
     from conversion_sync.runner import dagster_instance, run_sync_cycle
 
     instance = dagster_instance()
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _cpu_seconds(resource.getrusage(resource.RUSAGE_SELF))
     if profile:
         import cProfile
 
@@ -130,13 +131,18 @@ def sync_step(env: dict[str, str], profile: str | None = None) -> dict:
     else:
         result = run_sync_cycle(instance=instance)
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_before
     if not result.success:
         return {"error": f"sync_job failed: {result.error}"}
     pulled = sum(result.steps.get(a, {}).get("pulled", 0) for a in
                  ("salesforce_accounts", "salesforce_contacts", "salesforce_leads"))
     push = result.steps.get("salesforce_push", {})
-    return {"seconds": seconds, "pulled": pulled, "steps": dict(result.steps.items()), "push": push,
+    return {"seconds": seconds, "cpu_seconds": cpu, "pulled": pulled, "steps": dict(result.steps.items()), "push": push,
             **_step_times(instance, result.run_id)}
+
+
+def _cpu_seconds(usage) -> float:
+    return usage.ru_utime + usage.ru_stime
 
 
 def _step_times(instance, run_id: str) -> dict:
@@ -319,6 +325,29 @@ class Postgres:
                         "postgres", "-c", "CREATE DATABASE floor"], check=True, capture_output=True)
         self.floor_url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/floor"
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds the cluster's processes used so far: the postmaster, its live children, and
+        the children it has reaped (each backend that ended). Less noisy than wall time on a
+        shared machine: what the database did for a workload, whatever else ran beside it."""
+        tick = os.sysconf("SC_CLK_TCK")
+        with open(f"{self.data}/postmaster.pid") as handle:
+            postmaster = int(handle.readline())
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, parent = int(entry), int(fields[1])
+            if pid == postmaster:
+                total += sum(int(v) for v in fields[11:15])    # utime, stime, cutime, cstime
+            elif parent == postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
     def create_database(self, name: str) -> None:
         subprocess.run([*self.as_user, str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
                         "postgres", "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
@@ -392,13 +421,16 @@ def main(argv: list[str] | None = None) -> int:
                 floor = _in_child(floor_step, env, floor_api, since)
             org("reset_counters")
             before = load()
+            server_before = postgres.cpu_seconds() if postgres else None
             sync = _in_child(sync_step, env, profile)
+            server_cpu = round(postgres.cpu_seconds() - server_before, 1) if postgres else None
             counters = org("counters")
             row = {"records": records, "seconds": round(sync["seconds"], 2),
                    "records_per_second": round(records / sync["seconds"]),
                    "floor_seconds": round(floor["seconds"], 2) if floor else None,
                    "ratio_to_floor": round(sync["seconds"] / floor["seconds"], 1) if floor else None,
                    "peak_rss_mib": sync["peak_rss_mib"], "api_calls": counters.get("total"),
+                   "sync_cpu_seconds": round(sync["cpu_seconds"], 1), "database_cpu_seconds": server_cpu,
                    "write_calls": sum(counters.get(k, 0) for k in WRITE_KINDS),
                    "pulled": sync["pulled"], "load_average": f"{before} -> {load()}",
                    "calls_by_kind": {k: v for k, v in counters.items() if v and k != "total"},
@@ -438,12 +470,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"scale {args.scale}, {args.db}, {os.cpu_count()} cores, {results['started']}")
     print(f"{'workload':16s} {'records':>9s} {'seconds':>8s} {'rec/s':>8s} {'floor s':>8s} {'x floor':>8s} "
-          f"{'RSS MiB':>8s} {'API':>5s} {'writes':>6s}  load average")
+          f"{'RSS MiB':>8s} {'API':>5s} {'writes':>6s} {'sync CPU':>8s} {'db CPU':>7s}  load average")
     for name, row in results["workloads"].items():
         fmt = lambda v, spec: format(v, spec) if v is not None else "-"  # noqa: E731
         print(f"{name:16s} {row['records']:>9,d} {row['seconds']:>8.2f} {row['records_per_second']:>8,d} "
               f"{fmt(row['floor_seconds'], '>8.2f'):>8s} {fmt(row['ratio_to_floor'], '>8.1f'):>8s} "
-              f"{row['peak_rss_mib']:>8d} {row['api_calls']:>5d} {row['write_calls']:>6d}  {row['load_average']}")
+              f"{row['peak_rss_mib']:>8d} {row['api_calls']:>5d} {row['write_calls']:>6d} "
+              f"{row['sync_cpu_seconds']:>8.1f} {fmt(row['database_cpu_seconds'], '>7.1f'):>7s}  {row['load_average']}")
     return 0
 
 
