@@ -192,29 +192,31 @@ def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[dict[st
     conn.exec_driver_sql(f"DROP TABLE {temp}")
 
 
-VALUES_CHUNK = 2_000   # rows per VALUES list of `update_each` on PostgreSQL
+UNNEST_CHUNK = 10_000   # rows per call of `update_each` on PostgreSQL
 
 
 def update_each(conn: Connection, rows: Sequence[dict[str, Any]], types: dict[str, Any],
                 build: Callable[[Any], Any]) -> None:
     """An UPDATE for each row, set-based where the database allows it. `build(v)` makes the
-    statement from `v.c.<name>`, the row's values (`types`: name -> SQL type): on PostgreSQL `v`
-    is a VALUES list of many rows joined in (one UPDATE ... FROM per VALUES_CHUNK rows, issue 10:
-    an executemany there is a statement per row); elsewhere bind parameters of one executemany
-    (SQLite has no column names for a VALUES list)."""
+    statement from `v.c.<name>`, the row's values (`types`: name -> SQL type; the rows' keys
+    distinct). On PostgreSQL `v` is `unnest` of one array per name, joined in: one UPDATE ...
+    FROM per UNNEST_CHUNK rows, compiled once (issue 10: an executemany there is a statement per
+    row, and a VALUES list is compiled anew for each call). Elsewhere the bind parameters of one
+    executemany (SQLite has no column names for a VALUES list)."""
     if not rows:
         return
     names = list(types)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy import column, values
-
-        for start in range(0, len(rows), VALUES_CHUNK):
-            part = rows[start:start + VALUES_CHUNK]
-            listed = values(*[column(name, types[name]) for name in names], name="v").data(
-                [tuple(row[name] for name in names) for row in part])
-            conn.execute(build(listed))
-        return
     from sqlalchemy import bindparam
 
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import func
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        arrays = func.unnest(*[bindparam(name, type_=ARRAY(types[name])) for name in names])
+        statement = build(arrays.table_valued(*names).render_derived(name="v"))
+        for start in range(0, len(rows), UNNEST_CHUNK):
+            part = rows[start:start + UNNEST_CHUNK]
+            conn.execute(statement, {name: [row[name] for row in part] for name in names})
+        return
     binds = SimpleNamespace(c=SimpleNamespace(**{name: bindparam(name, type_=types[name]) for name in names}))
     conn.execute(build(binds), [{name: row[name] for name in names} for row in rows])

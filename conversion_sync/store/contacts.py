@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from conversion_sync.store.bulk import insert_returning_ids, insert_rows, update_rows
 from conversion_sync.store.events import write_events, write_warnings
 from conversion_sync.store.schema import companies, contact_attributes, contact_identifiers, contacts, sync_warnings
-from conversion_sync.store.staging import chunked
+from conversion_sync.store.staging import among, chunked, id_chunks
 from conversion_sync.sync.fields import COMPANY_FIELDS, CONTACT_FIELDS
 from conversion_sync.sync.model import ApplyResult, CompanyState, ContactState
 from conversion_sync.sync.push import GAVE_UP, PUSHED, WAITING
@@ -41,18 +41,18 @@ def load_contacts(conn: Connection, *, salesforce_ids: Iterable[str] = (), email
     for column, values in ((contacts.c.salesforce_id, sorted(set(salesforce_ids))),
                            (contacts.c.email_key, sorted(set(email_keys))),
                            (contacts.c.id, sorted(set(ids)))):
-        for chunk in chunked(values):
-            for row in conn.execute(select(contacts).where(column.in_(chunk))):
+        for chunk in id_chunks(conn, values):
+            for row in conn.execute(select(contacts).where(among(conn, column, chunk))):
                 found[row.id] = row
     keys = sorted(found)
     with_identifiers: set[int] = set()
     custom: dict[int, dict] = {}
-    for chunk in chunked(keys):
+    for chunk in id_chunks(conn, keys):
         with_identifiers.update(conn.execute(select(contact_identifiers.c.contact_id)
-                                             .where(contact_identifiers.c.contact_id.in_(chunk))).scalars())
+                                             .where(among(conn, contact_identifiers.c.contact_id, chunk))).scalars())
         if custom_fields:
             for row in conn.execute(select(contact_attributes).where(
-                    contact_attributes.c.contact_id.in_(chunk), contact_attributes.c.name.in_(custom_fields))):
+                    among(conn, contact_attributes.c.contact_id, chunk), contact_attributes.c.name.in_(custom_fields))):
                 custom.setdefault(row.contact_id, {})[row.name] = (row.value, row.updated_at)
     states = []
     for key in keys:
@@ -214,8 +214,8 @@ def companies_for_accounts(conn: Connection, account_ids: Iterable[str]) -> dict
     re-applies them (R6; `staging.requeue_contacts_of`), so no nameless company is ever made."""
     wanted = sorted({a for a in account_ids if a})
     found: dict[str, tuple[int, str | None]] = {}
-    for chunk in chunked(wanted):
+    for chunk in id_chunks(conn, wanted):
         for row in conn.execute(select(companies.c.id, companies.c.name, companies.c.salesforce_account_id)
-                                .where(companies.c.salesforce_account_id.in_(chunk))):
+                                .where(among(conn, companies.c.salesforce_account_id, chunk))):
             found[row.salesforce_account_id] = (row.id, row.name)
     return found

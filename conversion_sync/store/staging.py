@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    any_,
     Connection,
     Engine,
     Row,
@@ -27,6 +28,8 @@ from sqlalchemy import (
     update,
 )
 
+from sqlalchemy.dialects.postgresql import ARRAY
+
 from conversion_sync.store.bulk import insert_rows, update_rows
 from conversion_sync.store.schema import lone_records
 from conversion_sync.store.schema import salesforce_records as sr
@@ -35,9 +38,26 @@ from conversion_sync.sync.records import PulledRecord, first_value_problem
 IN_CHUNK = 900  # values per IN (...) list, well under SQLite's and PostgreSQL's bind limits
 
 
+ARRAY_CHUNK = 10_000   # values per array of `among` on PostgreSQL (one bind parameter each)
+
+
 def chunked(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def id_chunks(conn: Connection, values: Sequence) -> Iterator[Sequence]:
+    """`values` in pieces for `among`: larger on PostgreSQL, where a piece is one array."""
+    return chunked(values, ARRAY_CHUNK if conn.dialect.name == "postgresql" else IN_CHUNK)
+
+
+def among(conn: Connection, column: Any, values: Sequence) -> Any:
+    """`column IN values`. On PostgreSQL `column = ANY(array)`: one bind parameter however many
+    values, so the statement is compiled once and cached, where an IN list is rendered and each
+    of its values processed on every execution (issue 10: milliseconds per query on the hot path)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: str | None,
@@ -187,8 +207,8 @@ def mark_applied(conn: Connection, applied_ids: Iterable[str]) -> None:
     sync writes at a time, R1), so no values travel back to the database (issue 10): one UPDATE
     per chunk of ids."""
     ids = sorted(set(applied_ids))
-    for chunk in chunked(ids):
-        conn.execute(update(sr).where(sr.c.salesforce_id.in_(chunk))
+    for chunk in id_chunks(conn, ids):
+        conn.execute(update(sr).where(among(conn, sr.c.salesforce_id, chunk))
                      .values(applied_modstamp=sr.c.system_modstamp, applied_fields=sr.c.fields, pending=False,
                              attempts=0, last_error=None, next_attempt_at=None))
 
@@ -216,10 +236,10 @@ def mark_failed(conn: Connection, failures: dict[str, str], *, now: dt.datetime,
 def conversions_into(conn: Connection, contact_ids: Sequence[str]) -> dict[str, str]:
     """Converted Contact id -> the Lead that converted into it, for the Contacts given (R7)."""
     found: dict[str, str] = {}
-    for ids in chunked(list(contact_ids)):
+    for ids in id_chunks(conn, list(contact_ids)):
         for lead_id, contact_id in conn.execute(
                 select(sr.c.salesforce_id, sr.c.converted_contact_id)
-                .where(sr.c.sobject == "Lead", sr.c.is_converted.is_(True), sr.c.converted_contact_id.in_(ids))
+                .where(sr.c.sobject == "Lead", sr.c.is_converted.is_(True), among(conn, sr.c.converted_contact_id, ids))
                 .order_by(sr.c.system_modstamp)):
             found[contact_id] = lead_id
     return found
@@ -228,19 +248,19 @@ def conversions_into(conn: Connection, contact_ids: Sequence[str]) -> dict[str, 
 def staged_records(conn: Connection, ids: Iterable[str]) -> dict[str, PulledRecord]:
     """Salesforce id -> the record as last pulled, for the ids the mirror holds (R7/R8)."""
     found: dict[str, PulledRecord] = {}
-    for chunk in chunked(sorted(i for i in set(ids) if i)):
+    for chunk in id_chunks(conn, sorted(i for i in set(ids) if i)):
         found.update((row.salesforce_id, _to_record(row))
-                     for row in conn.execute(select(sr).where(sr.c.salesforce_id.in_(chunk))))
+                     for row in conn.execute(select(sr).where(among(conn, sr.c.salesforce_id, chunk))))
     return found
 
 
 def stored_rows(conn: Connection, ids: Iterable[str]) -> dict[str, Row]:
     """Salesforce id -> what `stage_records` compares a new copy with, for the ids the mirror holds."""
     found: dict[str, Row] = {}
-    for chunk in chunked(sorted(set(ids))):
+    for chunk in id_chunks(conn, sorted(set(ids))):
         for stored in conn.execute(select(sr.c.salesforce_id, sr.c.system_modstamp, sr.c.applied_modstamp,
                                           sr.c.applied_fields, sr.c.fields, sr.c.created_date)
-                                   .where(sr.c.salesforce_id.in_(chunk))):
+                                   .where(among(conn, sr.c.salesforce_id, chunk))):
             found[stored.salesforce_id] = stored
     return found
 
@@ -249,8 +269,8 @@ def known_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
     """Which of these Salesforce ids the mirror holds."""
     wanted = sorted(set(ids))
     found: set[str] = set()
-    for chunk in chunked(wanted):
-        found.update(conn.execute(select(sr.c.salesforce_id).where(sr.c.salesforce_id.in_(chunk))).scalars())
+    for chunk in id_chunks(conn, wanted):
+        found.update(conn.execute(select(sr.c.salesforce_id).where(among(conn, sr.c.salesforce_id, chunk))).scalars())
     return found
 
 
@@ -282,8 +302,8 @@ def pending_count(conn: Connection) -> dict[str, int]:
 def lead_email_keys(conn: Connection, email_keys: Iterable[str]) -> set[str]:
     """Which of these email keys a Lead in the mirror holds."""
     found: set[str] = set()
-    for chunk in chunked(sorted(set(email_keys))):
-        found.update(conn.execute(select(sr.c.email_key).where(sr.c.sobject == "Lead", sr.c.email_key.in_(chunk))
+    for chunk in id_chunks(conn, sorted(set(email_keys))):
+        found.update(conn.execute(select(sr.c.email_key).where(sr.c.sobject == "Lead", among(conn, sr.c.email_key, chunk))
                                   .distinct()).scalars())
     return found
 
