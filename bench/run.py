@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,6 +122,7 @@ def sync_step(env: dict[str, str], profile: str | None = None) -> dict:
     from conversion_sync.runner import dagster_instance, run_sync_cycle
 
     instance = dagster_instance()
+    collecting = _GcClock()
     started, cpu_before = time.perf_counter(), _cpu_seconds(resource.getrusage(resource.RUSAGE_SELF))
     if profile:
         import cProfile
@@ -132,13 +134,36 @@ def sync_step(env: dict[str, str], profile: str | None = None) -> dict:
         result = run_sync_cycle(instance=instance)
     seconds = time.perf_counter() - started
     cpu = _cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_before
+    collecting.stop()
     if not result.success:
         return {"error": f"sync_job failed: {result.error}"}
     pulled = sum(result.steps.get(a, {}).get("pulled", 0) for a in
                  ("salesforce_accounts", "salesforce_contacts", "salesforce_leads"))
     push = result.steps.get("salesforce_push", {})
-    return {"seconds": seconds, "cpu_seconds": cpu, "pulled": pulled, "steps": dict(result.steps.items()), "push": push,
+    return {"seconds": seconds, "cpu_seconds": cpu, "gc_seconds": round(collecting.seconds, 2),
+            "gc_collections": collecting.collections, "pulled": pulled, "steps": dict(result.steps.items()), "push": push,
             **_step_times(instance, result.run_id)}
+
+
+class _GcClock:
+    """Seconds Python's cyclic garbage collector ran (every generation), from now until stop()."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.seconds, self.collections, self._started = 0.0, Counter(), 0.0
+        self._gc = gc
+        gc.callbacks.append(self._tick)
+
+    def _tick(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections[f"gen{info['generation']}"] += 1
+
+    def stop(self) -> None:
+        self._gc.callbacks.remove(self._tick)
 
 
 def _cpu_seconds(usage) -> float:
@@ -431,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                    "ratio_to_floor": round(sync["seconds"] / floor["seconds"], 1) if floor else None,
                    "peak_rss_mib": sync["peak_rss_mib"], "api_calls": counters.get("total"),
                    "sync_cpu_seconds": round(sync["cpu_seconds"], 1), "database_cpu_seconds": server_cpu,
+                   "sync_gc_seconds": sync["gc_seconds"], "gc_collections": dict(sync["gc_collections"]),
                    "write_calls": sum(counters.get(k, 0) for k in WRITE_KINDS),
                    "pulled": sync["pulled"], "load_average": f"{before} -> {load()}",
                    "calls_by_kind": {k: v for k, v in counters.items() if v and k != "total"},
