@@ -138,14 +138,15 @@ def _row_values(record: PulledRecord) -> dict:
 
 
 def _to_record(row) -> PulledRecord:
+    # The JSON columns arrive as dicts decoded for this row alone: taken as they are, not copied.
     light = bool(getattr(row, "light", False))
     return PulledRecord(
         sobject=row.sobject, salesforce_id=row.salesforce_id, system_modstamp=row.system_modstamp,
         last_modified_date=row.last_modified_date, is_deleted=row.is_deleted,
         master_record_id=row.master_record_id, account_id=row.account_id, is_converted=row.is_converted,
         converted_contact_id=row.converted_contact_id, converted_account_id=row.converted_account_id,
-        created_date=row.created_date, fields={} if light else dict(row.fields or {}),
-        mirror=dict(row.applied_fields) if row.applied_fields is not None else None, problem=row.value_problem,
+        created_date=row.created_date, fields={} if light else (row.fields or {}),
+        mirror=row.applied_fields, problem=row.value_problem,
         values_checked=bool(row.values_checked), fields_read=not light)
 
 
