@@ -322,7 +322,7 @@ def explain_step(env: dict[str, str]) -> dict:
 class Postgres:
     """A throwaway cluster, as scripts/_postgres.sh starts one for the tests."""
 
-    def __init__(self, log_ms: int | None = None, log_to: str = "") -> None:
+    def __init__(self, log_ms: int | None = None, log_to: str = "", explain_ms: int | None = None) -> None:
         self.log_to = log_to
         base = Path("/usr/lib/postgresql")
         version = sorted(os.listdir(base), key=lambda v: [int(p) for p in v.split(".") if p.isdigit()])[-1]
@@ -343,7 +343,10 @@ class Postgres:
         subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", self.data, "-l", f"{self.data}/server.log",
                         "-w", "-t", "60", "-o", f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 "
                         "-c fsync=off -c max_connections=50"
-                        + (f" -c log_min_duration_statement={log_ms}" if log_ms is not None else ""), "start"],
+                        + (f" -c log_min_duration_statement={log_ms}" if log_ms is not None else "")
+                        + (" -c session_preload_libraries=auto_explain -c auto_explain.log_analyze=on"
+                           f" -c auto_explain.log_buffers=on -c auto_explain.log_min_duration={explain_ms}"
+                           if explain_ms is not None else ""), "start"],
                        check=True, capture_output=True)
         self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
         subprocess.run([*self.as_user, str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
@@ -401,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
                              "with more than one, each goes to the --profile path with .w2 etc. appended")
     parser.add_argument("--pg-log", default="", help="copy PostgreSQL's log here, statements over --pg-log-ms logged")
     parser.add_argument("--pg-log-ms", type=int, default=20)
+    parser.add_argument("--pg-explain-ms", type=int, default=None,
+                        help="with --pg-log: also log the plan (EXPLAIN ANALYZE, auto_explain) of statements over this")
     parser.add_argument("--dagster-storage", choices=("sqlite", "postgres"), default="sqlite",
                         help="the Dagster instance's run and event storage: sqlite (the demo's, the checkout's "
                              "dagster.yaml) or postgres (production's deploy/dagster.postgres.yaml, on the "
@@ -409,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="bench-run-")
     os.makedirs(f"{folder}/dagster_home")
-    postgres = (Postgres(args.pg_log_ms if args.pg_log else None, args.pg_log)
+    postgres = (Postgres(args.pg_log_ms if args.pg_log else None, args.pg_log,
+                         args.pg_explain_ms if args.pg_log else None)
                 if args.db == "postgres" else None)
     dagster_env: dict[str, str] = {}
     if args.dagster_storage == "postgres":

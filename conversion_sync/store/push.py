@@ -4,7 +4,7 @@ outcome of each (linked, created, updated, or rejected with Salesforce's error a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,18 +194,21 @@ def restamp_our_writes(conn: Connection, stamps: Sequence[tuple[int, dict[str, d
         for name, read_at in fields.items():
             if read_at is not None:
                 by_field.setdefault(name, []).append({"b_id": contact_id, "b_read": read_at, "b_at": at})
+    attributes = contact_attributes.c
     stamp_type = contacts.c.edited_in_conversion_at.type
     types = {"b_id": contacts.c.id.type, "b_read": stamp_type, "b_at": stamp_type}
+    def standard_field(column: Any) -> Callable[[Any], Any]:
+        return lambda v: update(contacts).where(contacts.c.id == v.c.b_id, column == v.c.b_read) \
+            .values({column.name: v.c.b_at})
+
+    def custom_field(name: str) -> Callable[[Any], Any]:
+        return lambda v: update(contact_attributes).where(
+            attributes.contact_id == v.c.b_id, attributes.name == name,
+            attributes.updated_at == v.c.b_read).values(updated_at=v.c.b_at)
+
     for name, rows in by_field.items():
-        if name in CONTACT_FIELDS:
-            column = contacts.c[f"{name}_updated_at"]
-            update_each(conn, rows, types, lambda v, column=column: update(contacts).where(
-                contacts.c.id == v.c.b_id, column == v.c.b_read).values({column.name: v.c.b_at}))
-        else:
-            attributes = contact_attributes.c
-            update_each(conn, rows, types, lambda v, name=name: update(contact_attributes).where(
-                attributes.contact_id == v.c.b_id, attributes.name == name,
-                attributes.updated_at == v.c.b_read).values(updated_at=v.c.b_at))
+        build = standard_field(contacts.c[f"{name}_updated_at"]) if name in CONTACT_FIELDS else custom_field(name)
+        update_each(conn, rows, types, build)
     edited = contacts.c.edited_in_conversion_at
     rows = [{"b_id": contact_id, "b_at": at} for contact_id, _, at in stamps]
     if move_edited:

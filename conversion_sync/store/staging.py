@@ -9,13 +9,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    any_,
     Connection,
     Engine,
     Row,
     Select,
     String,
     and_,
+    any_,
     bindparam,
     case,
     func,
@@ -27,7 +27,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from conversion_sync.store.bulk import insert_rows, update_rows
