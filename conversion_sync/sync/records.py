@@ -25,6 +25,7 @@ SYSTEM_FIELDS = {
 _NOT_VALUES = {"Id", "IsDeleted", "MasterRecordId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsConverted",
                "ConvertedContactId", "ConvertedAccountId", "AccountId"}
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+_TAIL = re.compile(r"(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})$")
 
 
 def parse_datetime(value: Any) -> dt.datetime | None:
@@ -33,7 +34,18 @@ def parse_datetime(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    match = _DATETIME.match(str(value).strip())
+    text = str(value).strip()
+    # What the APIs send ('2024-05-01T12:30:15.000+0000' or '...Z'), parsed by the standard
+    # library (issue 10: three per record); the checks keep to the shapes the pattern below
+    # accepts, which reads anything else.
+    if len(text) >= 20 and text[10] == "T" and text[13] == ":" and text[16] == ":" and _TAIL.match(text, 19):
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed if parsed.tzinfo is dt.UTC else parsed.astimezone(dt.UTC)
+    match = _DATETIME.match(text)
     if not match:
         raise ValueError(f"not a Salesforce datetime: {value!r}")
     date, clock, fraction, zone = match.groups()
