@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     Path(f"{folder}/dagster_home/dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     from simple_salesforce import format_soql
 
+    from bench._postgres import Postgres
     from bench._sandbox import testing
-    from bench.run import Postgres
 
     postgres = Postgres() if args.db == "postgres" else None
     try:

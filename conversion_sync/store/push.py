@@ -197,6 +197,7 @@ def restamp_our_writes(conn: Connection, stamps: Sequence[tuple[int, dict[str, d
     attributes = contact_attributes.c
     stamp_type = contacts.c.edited_in_conversion_at.type
     types = {"b_id": contacts.c.id.type, "b_read": stamp_type, "b_at": stamp_type}
+
     def standard_field(column: Any) -> Callable[[Any], Any]:
         return lambda v: update(contacts).where(contacts.c.id == v.c.b_id, column == v.c.b_read) \
             .values({column.name: v.c.b_at})

@@ -35,8 +35,6 @@ from conversion_sync.store.schema import salesforce_records as sr
 from conversion_sync.sync.records import PulledRecord, first_value_problem
 
 IN_CHUNK = 900  # values per IN (...) list, well under SQLite's and PostgreSQL's bind limits
-
-
 ARRAY_CHUNK = 10_000   # values per array of `among` on PostgreSQL (one bind parameter each)
 
 
