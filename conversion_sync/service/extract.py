@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from sqlalchemy import Engine
 from conversion_sync.errors import ApiBudgetExhausted, ConfigError
 from conversion_sync.resources.salesforce import SalesforceClient, error_code, error_message
 from conversion_sync.service.describe import not_visible, org_fields
+from conversion_sync.service.overlap import InOrder, prefetched
 from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import describe as describe_store
 from conversion_sync.store import staging, watermarks
@@ -30,7 +29,7 @@ from conversion_sync.sync.windows import PullWindow, partition_finder, partition
 
 log = logging.getLogger(__name__)
 
-STAGE_CHUNK = 2_000
+STAGE_CHUNK = 5_000   # records per staging transaction
 RELATED_CHUNK = 200   # ids per IN (...) of a related-record query: keeps the GET URL short
 
 
@@ -186,62 +185,35 @@ def _pull(engine: Engine, client: SalesforceClient, settings: SyncSettings, sobj
     if stats.hidden:
         log.warning("%s: left out %s (not visible to the integration user)", sobject, ", ".join(stats.hidden))
     pages = prefetched(_pages(client, settings, sobject, fields, window, stats))
-    buffer: list = []
-    for page in pages:
-        records = [from_api(sobject, raw) for raw in page]
-        buffer.extend(records)
-        stats.counts["pulled"] += len(page)
-        for record in records:
-            stats.count(partition_of(record.system_modstamp), "pulled")
-        if len(buffer) >= STAGE_CHUNK:
-            _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists, partition_of)
-            buffer = []
-            progress(f"{sobject}: {stats.counts['pulled']} records pulled")
-    _stage(engine, client, settings, sobject, buffer, stats, run_id, now(), lists, partition_of)
+    # The chunks are staged in their own thread, in order, while the next one is parsed; what
+    # they count is added to `stats` when the last one is written (or when the pull stops).
+    # `progress` runs in that thread after each chunk is committed: what it does between two
+    # chunks (a push of waiting contacts writes the mirror, H3) never overlaps a staging.
+    staged = ExtractStats(sobject, window)
+    written = 0
 
+    def stage(records: list[PulledRecord]) -> None:
+        nonlocal written
+        _stage(engine, client, settings, sobject, records, staged, run_id, now(), lists, partition_of)
+        written += len(records)
+        progress(f"{sobject}: {written} records pulled")
 
-_DONE = object()
-
-
-def prefetched(pages: Iterator[list[dict]], depth: int = 1) -> Iterator[list[dict]]:
-    """The same pages, the next one fetched (and parsed) in a thread while the caller writes the
-    previous one (issue 10). At most `depth` pages wait, so memory stays bounded; an error of the
-    fetch is raised in the caller, and a caller that stops early stops the fetch."""
-    waiting: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def fetch() -> None:
-        try:
-            for page in pages:
-                while not stop.is_set():
-                    try:
-                        waiting.put(("page", page), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            waiting.put(("done", _DONE))
-        except BaseException as exc:   # handed to the caller, who raises it
-            waiting.put(("error", exc))
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None and stop.is_set():
-                close()
-
-    worker = threading.Thread(target=fetch, name="extract-prefetch", daemon=True)
-    worker.start()
     try:
-        while True:
-            kind, item = waiting.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise item
-            yield item
+        with InOrder(stage) as stager:
+            for page in pages:
+                # Each page is staged as it comes (a REST page holds 2,000 records); a Bulk API
+                # page, up to 50,000, a chunk at a time, so that one chunk is staged while the
+                # next is parsed.
+                for start in range(0, len(page), STAGE_CHUNK):
+                    records = [from_api(sobject, raw) for raw in page[start:start + STAGE_CHUNK]]
+                    stats.counts["pulled"] += len(records)
+                    for record in records:
+                        stats.count(partition_of(record.system_modstamp), "pulled")
+                    stager.put(records)
     finally:
-        stop.set()
-        worker.join(timeout=30)
+        stats.counts.update(staged.counts)
+        for day, counts in staged.by_partition.items():
+            stats.by_partition.setdefault(day, Counter()).update(counts)
 
 
 def _record_hidden(engine: Engine, sobject: str, hidden: list[str], *, run_id: str | None, now: dt.datetime) -> None:
