@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from conversion_sync.sync.ids import to_18, to_18_or_none
-from conversion_sync.sync.values import email_key, pulled_value_problem, storable, unstorable_problem
+from conversion_sync.sync.values import (
+    any_unstorable,
+    email_key,
+    first_pulled_problem,
+    pulled_value_problem,
+    storable,
+    unstorable_problem,
+)
 
 # System fields every extract selects, besides the mapped ones.
 SYSTEM_FIELDS = {
@@ -129,23 +136,19 @@ def first_value_problem(fields: Mapping[str, Any]) -> str | None:
     """The first of `fields` whose value cannot be applied (H2), as a sentence, or None: the
     one check of pulled values, made when a record is parsed (its `problem`, kept in the mirror)
     and again before it is applied."""
-    for name, value in fields.items():
-        if isinstance(value, str):
-            problem = pulled_value_problem(name, value)
-            if problem:
-                return problem
-    return None
+    return first_pulled_problem(fields)
 
 
 def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
     """Normalise a record from the REST or Bulk API (attributes stripped) into a PulledRecord."""
-    fields = {name: to_text(value) for name, value in raw.items()
-              if name not in _NOT_VALUES and name != "attributes"}
+    fields = {name: (value.strip() or None) if type(value) is str else to_text(value)
+              for name, value in raw.items() if name not in _NOT_VALUES and name != "attributes"}
     problem = None
-    for name, value in fields.items():
-        if value is not None and unstorable_problem(value):
-            problem = problem or pulled_value_problem(name, value)
-            fields[name] = storable(value)
+    if any_unstorable([value for value in fields.values() if value is not None]):
+        for name, value in fields.items():
+            if value is not None and unstorable_problem(value):
+                problem = problem or pulled_value_problem(name, value)
+                fields[name] = storable(value)
     # Every reason the values cannot be applied, not only the unstorable ones: the mirror keeps
     # it (`value_problem`), so the set-based create of new records (store/first_load.py) can
     # tell an appliable record from its row alone.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 # RFC 5321: a forward path is at most 256 octets including the angle brackets, so an address is
@@ -182,6 +183,31 @@ def checked_field(field: str, value: Any) -> str | None:
     if problem:
         raise BadValue(f"{field} {problem}")
     return text
+
+
+def any_unstorable(texts: list[str]) -> bool:
+    """Whether any of `texts` holds a character the database refuses: one search over all of
+    them (issue 10: a record's values are checked together, not one by one)."""
+    return _UNSTORABLE.search("".join(texts)) is not None
+
+
+def first_pulled_problem(fields: Mapping[str, Any]) -> str | None:
+    """`pulled_value_problem` of the first of `fields` (pulled texts, or None) that has one."""
+    texts = [value for value in fields.values() if isinstance(value, str)]
+    if any_unstorable(texts):
+        for name, value in fields.items():
+            if isinstance(value, str):
+                problem = pulled_value_problem(name, value)
+                if problem:
+                    return problem
+        return None
+    # Nothing unstorable: a text can only be too long, and the email not an address.
+    for name, value in fields.items():
+        if isinstance(value, str) and (name == "Email" or len(value) > MAX_TEXT_LENGTH):
+            problem = pulled_value_problem(name, value)
+            if problem:
+                return problem
+    return None
 
 
 def pulled_value_problem(name: str, text: str) -> str | None:

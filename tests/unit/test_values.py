@@ -150,3 +150,27 @@ def test_deletes_and_conversions_apply_whatever_the_values_say():
     assert _lead(Email="nope", IsDeleted=True).unappliable() is None
     assert _lead(Email="a\x00@x.com", IsConverted=True).unappliable() is None
     assert _lead(Email="ann@example.com").unappliable() is None
+
+
+def _one_by_one_problem(fields):
+    """H2 as defined value by value: the first pulled value that cannot be applied."""
+    for name, value in fields.items():
+        if isinstance(value, str):
+            problem = values.pulled_value_problem(name, value)
+            if problem:
+                return problem
+    return None
+
+
+_PULLED_TEXT = st.one_of(st.none(), _ANY_TEXT, st.sampled_from(["ann@example.com", "x" * (MAX_TEXT_LENGTH + 1)]))
+
+
+@given(st.fixed_dictionaries({"FirstName": _PULLED_TEXT, "Email": _PULLED_TEXT, "Title": _PULLED_TEXT}))
+def test_a_records_values_checked_together_find_the_same_first_problem_as_one_by_one(fields):
+    # Issue 10: one search over all of a record's values instead of one per value.
+    trimmed = {name: (value.strip() or None) if value is not None else None for name, value in fields.items()}
+    assert values.first_pulled_problem(trimmed) == _one_by_one_problem(trimmed)
+    record = _lead(**fields)
+    unstorable = next((values.pulled_value_problem(n, v) for n, v in trimmed.items()
+                       if v is not None and values.unstorable_problem(v)), None)
+    assert record.problem == (unstorable or _one_by_one_problem(trimmed))
