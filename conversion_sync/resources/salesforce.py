@@ -133,8 +133,7 @@ class SalesforceClient:
         the job (create, poll, every page) runs under the call policy on its own."""
         for text in bulk.query_pages(self.call, sobject, soql, include_deleted=include_deleted,
                                      page_size=page_size):
-            reader = csv.DictReader(io.StringIO(text))
-            yield [{key: (value if value != "" else None) for key, value in row.items()} for row in reader]
+            yield _csv_records(text)
 
     # -- writes ----------------------------------------------------------------------------------
     def collection_create(self, records: list[dict[str, Any]], *, all_or_none: bool = False) -> list[dict[str, Any]]:
@@ -165,6 +164,20 @@ class SalesforceClient:
         [...]} result rows."""
         results = bulk.ingest(self.call, sobject, operation, records, external_id_field=external_id_field)
         return {kind: list(csv.DictReader(io.StringIO(text))) if text else [] for kind, text in results.items()}
+
+
+def _csv_records(text: str) -> list[dict[str, Any]]:
+    """A Bulk API 2.0 results page as records, "" (CSV's null) as None; a short row gets None for
+    the columns it lacks (as csv.DictReader would give them)."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if header is None:
+        return []
+    width = len(header)
+    return [{key: (value if value != "" else None)
+             for key, value in zip(header, row if len(row) >= width else [*row, *[""] * (width - len(row))],
+                                   strict=False)}
+            for row in rows if row]
 
 
 def _strip_attributes(record: dict[str, Any]) -> dict[str, Any]:
