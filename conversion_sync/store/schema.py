@@ -190,7 +190,6 @@ salesforce_records = Table(
     Column("next_attempt_at", UTCDateTime),
     Column("pulled_at", UTCDateTime, nullable=False),
     Column("run_id", String(64)),
-    Index("ix_salesforce_records_pending", "sobject", "pending", "system_modstamp", "salesforce_id"),
     # The records still to apply, in the order they apply (R4e): the apply's keyset pages walk
     # this index instead of sorting every pending record for each page (issue 10).
     Index("ix_salesforce_records_due", "system_modstamp", "salesforce_id",

@@ -73,6 +73,9 @@ def test_an_older_database_is_upgraded_and_keeps_its_rows(engine, database_url):
         conn.execute(text('DROP INDEX IF EXISTS ix_salesforce_records_email_key'))
         conn.execute(text('DROP INDEX IF EXISTS ix_salesforce_records_due'))
         conn.execute(text('ALTER TABLE contacts DROP COLUMN edited_in_conversion_at'))
+        # An index of schema 9 and before, which no query uses any more (issue 10).
+        conn.execute(text('CREATE INDEX ix_salesforce_records_pending ON salesforce_records '
+                          '(sobject, pending, system_modstamp, salesforce_id)'))
         conn.execute(text('DELETE FROM schema_version'))
     store_database.dispose_engines()
     upgraded = store_database.open_engine(database_url)
@@ -81,6 +84,7 @@ def test_an_older_database_is_upgraded_and_keeps_its_rows(engine, database_url):
     assert "edited_in_conversion_at" in {c["name"] for c in inspector.get_columns("contacts")}
     indexes = {i["name"] for i in inspector.get_indexes("salesforce_records")}
     assert {"ix_salesforce_records_email_key", "ix_salesforce_records_due"} <= indexes
+    assert "ix_salesforce_records_pending" not in indexes
     with upgraded.connect() as conn:
         assert conn.execute(select(contacts.c.email, contacts.c.salesforce_sync)).all() == [("a@example.com", "skip")]
         assert conn.execute(select(func.max(schema_version.c.version))).scalar() == SCHEMA_VERSION
