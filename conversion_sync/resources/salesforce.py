@@ -174,9 +174,9 @@ def _csv_records(text: str) -> list[dict[str, Any]]:
     if header is None:
         return []
     width = len(header)
+    # A longer row's extra values have no column to go in (zip stops at the header's end).
     return [{key: (value if value != "" else None)
-             for key, value in zip(header, row if len(row) >= width else [*row, *[""] * (width - len(row))],
-                                   strict=False)}
+             for key, value in zip(header, row + [""] * (width - len(row)), strict=False)}
             for row in rows if row]
 
 

@@ -32,7 +32,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from conversion_sync.store.bulk import insert_rows, update_rows
 from conversion_sync.store.schema import lone_records
 from conversion_sync.store.schema import salesforce_records as sr
-from conversion_sync.sync.records import PulledRecord, first_value_problem
+from conversion_sync.sync.records import PulledRecord
+from conversion_sync.sync.values import first_pulled_problem
 
 IN_CHUNK = 900  # values per IN (...) list, well under SQLite's and PostgreSQL's bind limits
 ARRAY_CHUNK = 10_000   # values per array of `among` on PostgreSQL (one bind parameter each)
@@ -84,7 +85,7 @@ def stage_records(conn: Connection, records: Iterable[PulledRecord], *, run_id: 
             held = {name: row.fields[name] for name in kept if name in row.fields}
             record.fields = {**held, **record.fields}
             # The kept values are part of what is applied: their problems count too (H2).
-            record.problem = record.problem or first_value_problem(held)
+            record.problem = record.problem or first_pulled_problem(held)
         values = _row_values(record)
         if row is None:
             inserts.append({**values, "salesforce_id": sf_id, "pending": True, "attempts": 0,

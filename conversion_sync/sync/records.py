@@ -129,14 +129,7 @@ class PulledRecord:
             return None
         if self.values_checked:         # `problem` already holds every reason (from_api)
             return self.problem
-        return self.problem or first_value_problem(self.fields)
-
-
-def first_value_problem(fields: Mapping[str, Any]) -> str | None:
-    """The first of `fields` whose value cannot be applied (H2), as a sentence, or None: the
-    one check of pulled values, made when a record is parsed (its `problem`, kept in the mirror)
-    and again before it is applied."""
-    return first_pulled_problem(fields)
+        return self.problem or first_pulled_problem(self.fields)
 
 
 def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
@@ -152,7 +145,7 @@ def from_api(sobject: str, raw: Mapping[str, Any]) -> PulledRecord:
     # Every reason the values cannot be applied, not only the unstorable ones: the mirror keeps
     # it (`value_problem`), so the set-based create of new records (store/first_load.py) can
     # tell an appliable record from its row alone.
-    problem = problem or first_value_problem(fields)
+    problem = problem or first_pulled_problem(fields)
     return PulledRecord(
         sobject=sobject,
         salesforce_id=to_18(raw["Id"]),

@@ -192,18 +192,14 @@ def any_unstorable(texts: list[str]) -> bool:
 
 
 def first_pulled_problem(fields: Mapping[str, Any]) -> str | None:
-    """`pulled_value_problem` of the first of `fields` (pulled texts, or None) that has one."""
-    texts = [value for value in fields.values() if isinstance(value, str)]
-    if any_unstorable(texts):
-        for name, value in fields.items():
-            if isinstance(value, str):
-                problem = pulled_value_problem(name, value)
-                if problem:
-                    return problem
-        return None
-    # Nothing unstorable: a text can only be too long, and the email not an address.
+    """The first of `fields` (pulled texts, or None) whose value cannot be applied (H2), as a
+    sentence (`pulled_value_problem`), or None: the one check of pulled values, made when a
+    record is parsed (its `problem`, kept in the mirror) and again before it is applied. When
+    no value holds an unstorable character, only the email and an over-long text can fail, so
+    only those are checked one by one."""
+    storable_all = not any_unstorable([value for value in fields.values() if isinstance(value, str)])
     for name, value in fields.items():
-        if isinstance(value, str) and (name == "Email" or len(value) > MAX_TEXT_LENGTH):
+        if isinstance(value, str) and (not storable_all or name == "Email" or len(value) > MAX_TEXT_LENGTH):
             problem = pulled_value_problem(name, value)
             if problem:
                 return problem
