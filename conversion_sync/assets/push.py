@@ -67,12 +67,17 @@ class WaitingPush:
         self.checked_at: float | None = None
         self.broken = False
 
-    def __call__(self) -> None:
+    def due(self) -> bool:
+        """Whether a call now would look for waiting contacts (and may push them). Once true, it
+        stays true until a call looks."""
         now = time.monotonic()
-        if (self.broken or now - self.started < self.after
-                or (self.checked_at is not None and now - self.checked_at < self.seconds)):
+        return not (self.broken or now - self.started < self.after
+                    or (self.checked_at is not None and now - self.checked_at < self.seconds))
+
+    def __call__(self) -> None:
+        if not self.due():
             return
-        self.checked_at = now
+        self.checked_at = time.monotonic()
         settings, engine = self.database.settings(), self.database.engine()
         try:
             if self.client is None:

@@ -60,6 +60,7 @@ class BetweenBatches:
         self.log, self.between, self.seconds, self.clock = log, between, seconds, clock
         self.logged_at: float | None = None
         self.unlogged: str | None = None
+        self.skip_between = False
 
     def __call__(self, message: str) -> None:
         now = self.clock()
@@ -68,8 +69,18 @@ class BetweenBatches:
             self.logged_at, self.unlogged = now, None
         else:
             self.unlogged = message
-        if self.between is not None:
+        skip, self.skip_between = self.skip_between, False
+        if self.between is not None and not skip:
             self.between()
+
+    def will_write(self) -> bool:
+        """Whether the next call may write (run `between`, which pushes), decided now and kept for
+        that call: a step that writes part of a batch in a thread of its own (service/apply.py)
+        finishes it first only when this is true, and a `between` that became due meanwhile waits
+        for the batch after."""
+        due = getattr(self.between, "due", None)
+        self.skip_between = self.between is None or (due is not None and not due())
+        return not self.skip_between
 
     def close(self) -> None:
         """The step's last progress line, if it was held back."""

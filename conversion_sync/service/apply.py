@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from conversion_sync.service.lone import LoneWrite, LoneWrites
 from conversion_sync.settings.sync import SyncSettings
 from conversion_sync.store import contacts as contact_store
 from conversion_sync.store import first_load, staging
@@ -41,18 +42,32 @@ class ApplyCounts(Counter):
 PartitionOf = Callable[[dt.datetime], str]
 
 
+class _Logged:
+    """The default progress: a log line, which writes nothing between two batches."""
+
+    def __call__(self, message: str) -> None:
+        log.info(message)
+
+    def will_write(self) -> bool:
+        return False
+
+
+_LOGGED = _Logged()
+
+
 def apply_accounts(engine: Engine, settings: SyncSettings, *, run_id: str | None, now: dt.datetime,
-                   progress: Callable[[str], None] = log.info, partition_of: PartitionOf | None = None) -> ApplyCounts:
+                   progress: Callable[[str], None] = _LOGGED, partition_of: PartitionOf | None = None) -> ApplyCounts:
     """R6/R8 for Accounts: pending Accounts -> companies."""
     return _apply_all(engine, ["Account"], settings, run_id=run_id, now=now, progress=progress,
                       apply_batch=_apply_account_batch, partition_of=partition_of)
 
 
 def apply_people(engine: Engine, settings: SyncSettings, *, run_id: str | None, now: dt.datetime,
-                 progress: Callable[[str], None] = log.info, partition_of: PartitionOf | None = None,
+                 progress: Callable[[str], None] = _LOGGED, partition_of: PartitionOf | None = None,
                  set_based_creates: bool = True) -> ApplyCounts:
     """R3-R8 for Leads and Contacts: pending records -> contacts. The records of a batch that
-    only create a contact are written set-based (`set_based_creates`; off only to compare)."""
+    only create a contact are written set-based (`set_based_creates`; off only to compare), in a
+    thread of their own while the next batch is walked (service/lone.py)."""
     sobjects = [name for name, enabled in (("Lead", settings.pull_leads), ("Contact", settings.pull_contacts))
                 if enabled]
     apply_batch = _apply_people_batch if set_based_creates else _walk_people
@@ -95,24 +110,50 @@ def _apply_all(engine, sobjects, settings, *, run_id, now, progress, apply_batch
     counts = ApplyCounts()
     if not sobjects:
         return counts
-    # Each batch is read after the one before it is committed, and after what the progress
-    # callback did between them (a push of waiting contacts writes the mirror, H3): no read ahead.
-    for batch in staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now,
-                                         light=light):
-        for key, piece in _by_partition(batch, partition_of):
-            done = _apply_isolating(engine, piece, settings, run_id, now, apply_batch)
-            counts.update(done)
-            if key is not None:
-                counts.by_partition.setdefault(key, Counter()).update(done)
-        counts["batches"] += 1
-        progress(f"{'/'.join(sobjects)}: {counts['applied']} records applied")
+
+    def add(key: str | None, done: Counter) -> None:
+        counts.update(done)
+        if key is not None:
+            counts.by_partition.setdefault(key, Counter()).update(done)
+
+    def walk(records: list[PulledRecord]) -> Counter:
+        return _apply_isolating(engine, records, settings, run_id, now, _walk_people, [])
+
+    lone = LoneWrites(engine, run_id=run_id, now=now, walk=walk)
+    try:
+        # Each batch is read after the one before it is committed, and after what the progress
+        # callback did between them (a push of waiting contacts writes the mirror, H3): no read
+        # ahead. Only the lone records' writes (which no later read depends on) run on meanwhile,
+        # and not while the callback may write.
+        for batch in staging.pending_batches(engine, sobjects, batch_size=settings.apply_batch_size, now=now,
+                                             light=light):
+            for key, piece in _by_partition(batch, partition_of):
+                later: list[LoneWrite] = []
+                add(key, _apply_isolating(engine, piece, settings, run_id, now, apply_batch, later))
+                for item in later:
+                    lone.put(item._replace(partition=key))
+            counts["batches"] += 1
+            if getattr(progress, "will_write", lambda: True)():
+                for key, done in lone.drain():
+                    add(key, done)
+            progress(f"{'/'.join(sobjects)}: {counts['applied'] + lone.applied} records applied")
+        for key, done in lone.drain():
+            add(key, done)
+    except BaseException:
+        lone.stop()
+        raise
     return counts
 
 
-def _apply_isolating(engine, batch, settings, run_id, now, apply_batch) -> Counter:
+def _apply_isolating(engine, batch, settings, run_id, now, apply_batch, later: list[LoneWrite]) -> Counter:
+    """Apply `batch` in one transaction, split in halves while the database refuses it (H2).
+    What the committed transactions leave to write apart (their lone records) goes to `later`."""
     try:
+        left: list[LoneWrite] = []
         with engine.begin() as conn:
-            return apply_batch(conn, batch, settings, run_id, now)
+            done = apply_batch(conn, batch, settings, run_id, now, left)
+        later.extend(left)
+        return done
     except (IntegrityError, DBAPIError) as exc:
         if len(batch) == 1:
             error = f"the Conversion database refused it: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
@@ -122,15 +163,14 @@ def _apply_isolating(engine, batch, settings, run_id, now, apply_batch) -> Count
                                     base_seconds=settings.push_retry_base_seconds)
             return Counter(failed=1)
         middle = len(batch) // 2
-        counts = _apply_isolating(engine, batch[:middle], settings, run_id, now, apply_batch)
-        counts.update(_apply_isolating(engine, batch[middle:], settings, run_id, now, apply_batch))
+        counts = _apply_isolating(engine, batch[:middle], settings, run_id, now, apply_batch, later)
+        counts.update(_apply_isolating(engine, batch[middle:], settings, run_id, now, apply_batch, later))
         return counts
 
 
-def _finish(conn, also_applied: list[str], result, settings: SyncSettings, now: dt.datetime) -> Counter:
-    """Mark the batch's records applied (the walk's and `also_applied`, created set-based) or
-    failed, and count them."""
-    applied = [*result.applied, *also_applied]
+def _finish(conn, result, settings: SyncSettings, now: dt.datetime) -> Counter:
+    """Mark the walk's records applied or failed, and count them."""
+    applied = result.applied
     staging.mark_applied(conn, applied)
     staging.mark_failed(conn, result.failed, now=now, base_seconds=settings.push_retry_base_seconds)
     counts = Counter(result.counts)
@@ -138,7 +178,7 @@ def _finish(conn, also_applied: list[str], result, settings: SyncSettings, now: 
     return counts
 
 
-def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Counter:
+def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now, later: list[LoneWrite]) -> Counter:
     companies = contact_store.load_companies(conn, [r.salesforce_id for r in batch])
     result = CompanyApplier(settings.company_fields, now, read_only_fields(conn).get("Account")).apply(
         batch, companies)
@@ -146,13 +186,14 @@ def _apply_account_batch(conn, batch, settings: SyncSettings, run_id, now) -> Co
     # R6: Contacts applied before their Account was seen get its new company now.
     staging.requeue_contacts_of(conn, [c.salesforce_account_id for c in result.companies.values()
                                        if c.is_new and c.salesforce_account_id])
-    return _finish(conn, [], result, settings, now)
+    return _finish(conn, result, settings, now)
 
 
-def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now) -> Counter:
+def _apply_people_batch(conn, batch, settings: SyncSettings, run_id, now, later: list[LoneWrite]) -> Counter:
     """R4c set-based: the records of the batch that only create a contact are written from the
-    mirror in a few statements (store/first_load.py); the walk takes the rest, in order (R4e)."""
-    return _walk_people(conn, batch, settings, run_id, now, set_based=True)
+    mirror in a few statements (store/first_load.py, handed to `later`); the walk takes the
+    rest, in order (R4e)."""
+    return _walk_people(conn, batch, settings, run_id, now, later, set_based=True)
 
 
 def _creatable(conn, settings: SyncSettings, sobjects) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -166,9 +207,10 @@ def _creatable(conn, settings: SyncSettings, sobjects) -> dict[str, tuple[tuple[
     return found
 
 
-def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based: bool = False) -> Counter:
+def _walk_people(conn, batch, settings: SyncSettings, run_id, now, later: list[LoneWrite], *,
+                 set_based: bool = False) -> Counter:
     """The ordered walk (ContactApplier) over `batch`; with `set_based`, the records that only
-    create a contact are created set-based instead, numbered with the walk's in record order."""
+    create a contact are left to `later` instead, numbered with the walk's in record order."""
     creatable = _creatable(conn, settings, {r.sobject for r in batch}) if set_based else {}
     created: list[PulledRecord] = []
     if creatable:
@@ -216,11 +258,9 @@ def _walk_people(conn, batch, settings: SyncSettings, run_id, now, *, set_based:
     contact_store.write_contact_changes(conn, result, run_id=run_id, now=now, custom_fields=settings.custom_fields,
                                         new_ids=numbering.new_ids if numbering else None,
                                         event_ids=numbering.event_ids if numbering else None)
-    counts = _finish(conn, [r.salesforce_id for r in created], result, settings, now)
+    counts = _finish(conn, result, settings, now)
     if numbering:
-        for sobject, taken in creatable.items():
-            first_load.create(conn, sobject, taken, numbering.rows.get(sobject, []), now=now, run_id=run_id)
-        counts.update(created=len(created), moved_company=numbering.moved, created_set_based=len(created))
+        later.append(LoneWrite(created, creatable, numbering.rows, numbering.moved))
     return counts
 
 

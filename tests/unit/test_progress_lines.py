@@ -25,3 +25,37 @@ def test_a_step_whose_last_line_was_logged_adds_nothing_at_its_end():
     progress("10 records applied")
     progress.close()
     assert lines == ["10 records applied"]
+
+
+class _Push:
+    """A `between` that becomes due at a given moment, like assets.push.WaitingPush."""
+
+    def __init__(self, clock):
+        self.clock, self.due_at, self.runs = clock, 3.0, 0
+
+    def due(self) -> bool:
+        return self.clock[0] >= self.due_at
+
+    def __call__(self) -> None:
+        if self.due():
+            self.runs += 1
+
+
+def test_a_step_asks_whether_the_next_call_writes_and_the_answer_holds_for_that_call():
+    """An apply that writes part of a batch in a thread finishes it only before a call that may
+    push (service/apply.py). The answer is kept: a push that becomes due between the question
+    and the call waits for the next batch, so it never runs beside a write still under way."""
+    clock = [0.0]
+    push = _Push(clock)
+    progress = BetweenBatches(lambda line: None, push, seconds=5, clock=lambda: clock[0])
+    assert progress.will_write() is False
+    clock[0] = 3.5                        # due now, but the step was told no write comes
+    progress("2 records applied")
+    assert push.runs == 0
+    assert progress.will_write() is True
+    progress("4 records applied")
+    assert push.runs == 1
+    progress("6 records applied")        # a caller that does not ask: the push runs when due
+    assert push.runs == 2
+    assert BetweenBatches(lambda line: None).will_write() is False
+    assert BetweenBatches(lambda line: None, lambda: None).will_write() is True   # cannot tell: assume it writes
