@@ -15,7 +15,8 @@ from pathlib import Path
 class Postgres:
     """A throwaway cluster, as scripts/_postgres.sh starts one for the tests."""
 
-    def __init__(self, log_ms: int | None = None, log_to: str = "", explain_ms: int | None = None) -> None:
+    def __init__(self, log_ms: int | None = None, log_to: str = "", explain_ms: int | None = None,
+                 settings: list[str] | None = None) -> None:
         self.log_to = log_to
         base = Path("/usr/lib/postgresql")
         version = sorted(os.listdir(base), key=lambda v: [int(p) for p in v.split(".") if p.isdigit()])[-1]
@@ -36,6 +37,7 @@ class Postgres:
         subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", self.data, "-l", f"{self.data}/server.log",
                         "-w", "-t", "60", "-o", f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 "
                         "-c fsync=off -c max_connections=50"
+                        + "".join(f" -c {setting}" for setting in settings or [])
                         + (f" -c log_min_duration_statement={log_ms}" if log_ms is not None else "")
                         + (" -c session_preload_libraries=auto_explain -c auto_explain.log_analyze=on"
                            f" -c auto_explain.log_buffers=on -c auto_explain.log_min_duration={explain_ms}"

@@ -338,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the Dagster instance's run and event storage: sqlite (the demo's, the checkout's "
                              "dagster.yaml) or postgres (production's deploy/dagster.postgres.yaml, on the "
                              "bench's cluster; needs --db postgres)")
+    parser.add_argument("--pg-settings", default="",
+                        help="server settings for the bench's cluster, the floor's too, e.g. "
+                             "'shared_buffers=2GB max_wal_size=16GB' (default: PostgreSQL's own, with fsync off)")
     parser.add_argument("--only", default="", help="stop after this workload (w1, w2, w3)")
     args = parser.parse_args(argv)
     from bench._postgres import Postgres
@@ -345,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = tempfile.mkdtemp(prefix="bench-run-")
     os.makedirs(f"{folder}/dagster_home")
     postgres = (Postgres(args.pg_log_ms if args.pg_log else None, args.pg_log,
-                         args.pg_explain_ms if args.pg_log else None)
+                         args.pg_explain_ms if args.pg_log else None, settings=args.pg_settings.split())
                 if args.db == "postgres" else None)
     dagster_env: dict[str, str] = {}
     if args.dagster_storage == "postgres":
@@ -358,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.copyfile(ROOT / "dagster.yaml", f"{folder}/dagster_home/dagster.yaml")
     org = None
-    results: dict = {"scale": args.scale, "db": args.db, "dagster_storage": args.dagster_storage, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    results: dict = {"scale": args.scale, "db": args.db, "dagster_storage": args.dagster_storage,
+                     "pg_settings": args.pg_settings, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "cores": os.cpu_count(), "workloads": {}}
     try:
         org = Org()
@@ -430,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
     Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
-    print(f"scale {args.scale}, {args.db}, {os.cpu_count()} cores, {results['started']}")
+    tuned = f" ({args.pg_settings})" if args.pg_settings and args.db == "postgres" else ""
+    print(f"scale {args.scale}, {args.db}{tuned}, {os.cpu_count()} cores, {results['started']}")
     print(f"{'workload':16s} {'records':>9s} {'seconds':>8s} {'rec/s':>8s} {'floor s':>8s} {'x floor':>8s} "
           f"{'RSS MiB':>8s} {'API':>5s} {'writes':>6s} {'sync CPU':>8s} {'db CPU':>7s}  load average")
     for name, row in results["workloads"].items():
